@@ -41,6 +41,9 @@ type Entry struct {
 	// Groups lists the DNs of the groups the entry belongs to, directly or
 	// through nesting, normalised with NormalizeDN.
 	Groups []string
+	// Invalid says why the entry cannot be used (e.g. "no entryUUID"); such
+	// entries are reported by sync and never mapped. "" when usable.
+	Invalid string
 }
 
 // Values returns the values of the attribute name (case-insensitive).
