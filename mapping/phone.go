@@ -1,0 +1,85 @@
+package mapping
+
+import (
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// toE164 returns the E.164 form of the phone number s (already cleaned)
+// read with the default region, or ok false when s is not a valid number.
+// A number containing letters (vanity numbers like 0800-CALL-NOW, or
+// extensions written "ext. 12") is not accepted: phonenumbers would turn
+// letters into digits or drop the extension, and either would publish a
+// number that is not the one in the directory. A number with an extension
+// in any other notation is refused for the same reason.
+func toE164(s, region string) (string, bool) {
+	if s == "" || hasLetter(s) || len(s) > phonenumbers.MAX_INPUT_STRING_LENGTH {
+		return "", false
+	}
+	n, err := phonenumbers.Parse(s, region)
+	if err != nil || n.GetExtension() != "" || !phonenumbers.IsValidNumber(n) {
+		return "", false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
+}
+
+// phoneCacheSize is the number of numbers one generation of the cache
+// holds; the cache keeps up to two generations.
+const phoneCacheSize = 1 << 17
+
+// phoneCache remembers toE164 results. Parsing a number costs about 20µs
+// (phonenumbers runs several regular expressions), most of a Map; a sync
+// maps the same people over and over, so their numbers are parsed once.
+// It keeps two generations: when the current one is full it becomes the
+// previous one, and hits in the previous one move to the current one.
+type phoneCache struct {
+	mu   sync.Mutex
+	size int
+	cur  map[phoneKey]phoneResult
+	prev map[phoneKey]phoneResult
+}
+
+type phoneKey struct{ number, region string }
+
+type phoneResult struct {
+	e164 string
+	ok   bool
+}
+
+func newPhoneCache(size int) *phoneCache {
+	return &phoneCache{size: size, cur: make(map[phoneKey]phoneResult)}
+}
+
+// e164 is toE164 through the cache.
+func (c *phoneCache) e164(s, region string) (string, bool) {
+	if s == "" || hasLetter(s) || len(s) > phonenumbers.MAX_INPUT_STRING_LENGTH {
+		return "", false
+	}
+	k := phoneKey{s, region}
+	c.mu.Lock()
+	r, hit := c.cur[k]
+	if !hit {
+		r, hit = c.prev[k]
+		if hit {
+			c.putLocked(k, r)
+		}
+	}
+	c.mu.Unlock()
+	if hit {
+		return r.e164, r.ok
+	}
+	r.e164, r.ok = toE164(s, region)
+	c.mu.Lock()
+	c.putLocked(k, r)
+	c.mu.Unlock()
+	return r.e164, r.ok
+}
+
+func (c *phoneCache) putLocked(k phoneKey, r phoneResult) {
+	if len(c.cur) >= c.size {
+		c.prev = c.cur
+		c.cur = make(map[phoneKey]phoneResult, c.size/4)
+	}
+	c.cur[k] = r
+}

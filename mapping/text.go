@@ -1,0 +1,123 @@
+package mapping
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxText bounds the length of a text value in bytes; longer values are
+// cut at a rune boundary.
+const maxText = 4096
+
+// cleanText makes an attribute value safe for a vCard text value: invalid
+// UTF-8 becomes U+FFFD, white space (including line breaks and tabs)
+// becomes a single space, other control characters are removed, spaces
+// are trimmed and collapsed, and the result is cut to maxText bytes at a
+// rune boundary.
+func cleanText(s string) string {
+	if isClean(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), maxText+utf8.UTFMax))
+	space := false  // a space is pending
+	badRun := false // the previous byte was invalid UTF-8
+	for i := 0; i < len(s) && b.Len() <= maxText; {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			if badRun {
+				continue
+			}
+			badRun = true
+		} else {
+			badRun = false
+		}
+		switch {
+		case unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		case unicode.IsControl(r):
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return truncate(b.String(), maxText)
+}
+
+// isClean reports whether cleanText would return s unchanged.
+func isClean(s string) bool {
+	if len(s) > maxText {
+		return false
+	}
+	prevSpace := true // no leading space
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			if c == ' ' {
+				if prevSpace {
+					return false
+				}
+				prevSpace = true
+			} else {
+				prevSpace = false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+		prevSpace = false
+		i += size
+	}
+	return !prevSpace || s == ""
+}
+
+// truncate cuts s to at most n bytes at a rune boundary and trims a
+// trailing space the cut may leave.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return strings.TrimRight(s[:i], " ")
+}
+
+// cleanComponent is cleanText for a component of a structured value: ';'
+// separates components and go-vcard does not escape it, so it becomes ','.
+func cleanComponent(s string) string {
+	s = cleanText(s)
+	if strings.IndexByte(s, ';') >= 0 {
+		s = strings.ReplaceAll(s, ";", ",")
+	}
+	return s
+}
+
+// hasLetter reports whether s contains a letter.
+func hasLetter(s string) bool {
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+				return true
+			}
+			continue
+		}
+		if unicode.IsLetter(r) {
+			return true
+		}
+	}
+	return false
+}

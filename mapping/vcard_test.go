@@ -1,0 +1,225 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/base64"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/dirbook/dirbook"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// goldenRules extends the demo rules with fields the demo does not use.
+func goldenRules() *Rules {
+	r := demoRules()
+	r.Fields[4].Pref = true
+	r.Fields = append(r.Fields,
+		FieldRule{Name: "note", Property: "NOTE", From: []string{"description"}},
+		FieldRule{Name: "bday", Property: "BDAY", From: []string{"birthDate"}},
+		FieldRule{Name: "web", Property: "URL", From: []string{"labeledURI"}, Types: []string{"work"}},
+		FieldRule{Name: "dept", Property: "X-DEPARTMENT", From: []string{"departmentNumber"}},
+	)
+	r.Books[0].Fields = append(r.Books[0].Fields, "note", "bday", "web", "dept")
+	return r
+}
+
+func goldenCard(tb testing.TB) *dirbook.Card {
+	tb.Helper()
+	e := person()
+	e.Attrs["description"] = []string{`Sales lead, North; ask for "Jana" \ Nordlicht, Hamburg office, third floor, room 3.14 – Ünïcödé`}
+	e.Attrs["birthdate"] = []string{"1984-02-29"}
+	e.Attrs["labeleduri"] = []string{"https://nordlicht.example/~jdoe?a=1,2"}
+	e.Attrs["departmentnumber"] = []string{"4711"}
+	card := mustCompile(tb, goldenRules()).Map(e).Cards["colleagues"]
+	if card == nil {
+		tb.Fatal("golden person has no colleagues card")
+	}
+	return card
+}
+
+func TestGolden(t *testing.T) {
+	card := goldenCard(t)
+	for _, version := range []string{"3.0", "4.0"} {
+		t.Run(version, func(t *testing.T) {
+			got, err := Encode(card, version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", "jdoe-"+version+".vcf")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Encode(%s) =\n%s\nwant\n%s", version, got, want)
+			}
+			if again, _ := Encode(card, version); !bytes.Equal(again, got) {
+				t.Errorf("Encode(%s) is not deterministic", version)
+			}
+			checkLines(t, got)
+		})
+	}
+}
+
+// checkLines checks the line structure of an encoded vCard: CRLF ends,
+// at most 75 octets a line, no bare CR or LF, no other control bytes.
+func checkLines(tb testing.TB, out []byte) {
+	tb.Helper()
+	if !bytes.HasSuffix(out, []byte("\r\n")) {
+		tb.Errorf("vCard does not end with CRLF")
+	}
+	for i, line := range bytes.Split(bytes.TrimSuffix(out, []byte("\r\n")), []byte("\r\n")) {
+		if len(line) > maxLine {
+			tb.Errorf("line %d has %d octets: %q", i+1, len(line), line)
+		}
+		for _, c := range line {
+			if c < 0x20 || c == 0x7f {
+				tb.Errorf("line %d has control byte %#x: %q", i+1, c, line)
+				break
+			}
+		}
+	}
+}
+
+// checkRoundTrip encodes card in both versions, decodes the result with
+// go-vcard and compares what must survive.
+func checkRoundTrip(tb testing.TB, card *dirbook.Card) {
+	tb.Helper()
+	for _, version := range []string{"3.0", "4.0"} {
+		out, err := Encode(card, version)
+		if err != nil {
+			tb.Fatalf("Encode(%s): %v", version, err)
+		}
+		checkLines(tb, out)
+		got, err := vcard.NewDecoder(bytes.NewReader(out)).Decode()
+		if err != nil {
+			tb.Fatalf("decode Encode(%s) output: %v\n%s", version, err, out)
+		}
+		if v := got.Value(vcard.FieldVersion); v != version {
+			tb.Errorf("decoded VERSION = %q, want %q", v, version)
+		}
+		if uid := got.Value(vcard.FieldUID); uid != cleanText(card.UID) {
+			tb.Errorf("decoded UID = %q, want %q", uid, card.UID)
+		}
+		if fn := got.Value(vcard.FieldFormattedName); fn != card.FN() {
+			tb.Errorf("decoded %s FN = %q, want %q\n%s", version, fn, card.FN(), out)
+		}
+		for _, p := range card.Props {
+			switch p.Name {
+			case "N":
+				n := got.Name()
+				if n == nil {
+					tb.Errorf("decoded %s has no N", version)
+					continue
+				}
+				decoded := []string{n.FamilyName, n.GivenName, n.AdditionalName, n.HonorificPrefix, n.HonorificSuffix}
+				if !reflect.DeepEqual(decoded, p.Values) {
+					tb.Errorf("decoded %s N = %q, want %q", version, decoded, p.Values)
+				}
+			case "URL":
+				want := strings.ReplaceAll(cleanText(p.Value()), `\`, "%5C")
+				if !slices.Contains(got.Values(vcard.FieldURL), want) {
+					tb.Errorf("decoded %s URL = %q, want %q", version, got.Values(vcard.FieldURL), want)
+				}
+			case "PHOTO":
+				f := got.Get(vcard.FieldPhoto)
+				data := f.Value
+				if version == "4.0" {
+					prefix := "data:" + p.MediaType + ";base64,"
+					if !strings.HasPrefix(data, prefix) {
+						tb.Errorf("decoded 4.0 PHOTO starts %.40q, want %q", data, prefix)
+					}
+					data = strings.TrimPrefix(data, prefix)
+				}
+				if raw, err := base64.StdEncoding.DecodeString(data); err != nil || string(raw) != p.Value() {
+					tb.Errorf("decoded %s PHOTO = %d bytes, %v, want %d bytes", version, len(raw), err, len(p.Value()))
+				}
+			}
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	checkRoundTrip(t, goldenCard(t))
+	e := person()
+	e.Groups = []string{partners}
+	for _, card := range mustCompile(t, demoRules()).Map(e).Cards {
+		checkRoundTrip(t, card)
+	}
+}
+
+func TestVCardParams(t *testing.T) {
+	card := &dirbook.Card{UID: "u1", Props: []dirbook.Prop{
+		{Field: "fn", Name: "FN", Values: []string{"A"}},
+		{Field: "tel", Name: "TEL", Types: []string{"work", "voice", "bad;type", "Cell"}, Pref: true, Values: []string{"+4930123"}},
+		{Field: "x", Name: "end", Values: []string{"VCARD"}},
+		{Field: "x", Name: "X-BAD NAME", Values: []string{"v"}},
+		{Field: "x", Name: "NOTE", Values: []string{"line1\r\nline2"}},
+		{Field: "x", Name: "PHOTO", MediaType: "image/gif", Values: []string{"GIF89a"}},
+		{Field: "x", Name: "ORG", Values: []string{"", ""}},
+	}}
+	tests := []struct {
+		version string
+		want    string
+	}{
+		{"3.0", "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nNOTE:line1 line2\r\nTEL;TYPE=work;TYPE=voice;TYPE=cell;TYPE=pref:+4930123\r\nUID:u1\r\nEND:VCARD\r\n"},
+		{"4.0", "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nKIND:individual\r\nNOTE:line1 line2\r\nTEL;PREF=1;TYPE=work;TYPE=voice;TYPE=cell:+4930123\r\nUID:u1\r\nEND:VCARD\r\n"},
+	}
+	for _, tt := range tests {
+		got, err := Encode(card, tt.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("Encode(%s) = %q, want %q", tt.version, got, tt.want)
+		}
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	card := &dirbook.Card{UID: "u", Props: []dirbook.Prop{{Name: "FN", Values: []string{"A"}}}}
+	for _, version := range []string{"", "2.1", "4"} {
+		if _, err := Encode(card, version); err == nil {
+			t.Errorf("Encode(card, %q) error = nil, want one", version)
+		}
+	}
+	if _, err := Encode(nil, "4.0"); err == nil {
+		t.Errorf("Encode(nil) error = nil, want one")
+	}
+}
+
+func TestFold(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want string
+	}{
+		{"short", "FN:A", "FN:A\r\n"},
+		{"exactly 75", strings.Repeat("a", 75), strings.Repeat("a", 75) + "\r\n"},
+		{"76", strings.Repeat("a", 76), strings.Repeat("a", 75) + "\r\n a\r\n"},
+		{"long", strings.Repeat("a", 75+74+1), strings.Repeat("a", 75) + "\r\n " + strings.Repeat("a", 74) + "\r\n a\r\n"},
+		{"utf-8 kept whole", strings.Repeat("a", 74) + "äb", strings.Repeat("a", 74) + "\r\n äb\r\n"},
+		{"not utf-8", strings.Repeat("\x80", 80), strings.Repeat("\x80", 75) + "\r\n " + strings.Repeat("\x80", 5) + "\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(fold(nil, []byte(tt.line))); got != tt.want {
+				t.Errorf("fold(%q) = %q, want %q", tt.line, got, tt.want)
+			}
+		})
+	}
+}
