@@ -35,6 +35,9 @@ type Entry struct {
 	DN string
 	// Source names the configured source that produced the entry.
 	Source string
+	// Kind is the kind of person the source yields ("employee",
+	// "partner", ...), as configured on the source; "" when not set.
+	Kind string
 	// Attrs maps lower-case attribute names to their values. Binary values
 	// (jpegPhoto, objectGUID) are kept as raw bytes in the string.
 	Attrs map[string][]string
