@@ -175,6 +175,14 @@ type BookState struct {
 	UIDs []string
 	// Revision is the revision in which the book last changed (its ctag).
 	Revision uint64
+	// Removed maps the UID of each card removed from the book to the
+	// revision that removed it, for every removal after HistoryFrom. A UID
+	// that comes back leaves this map.
+	Removed map[string]uint64
+	// HistoryFrom is the oldest revision R for which the book's changes
+	// since R are fully known (Cards' Revision plus Removed). A client that
+	// last synced before it must start over. 0 means the whole history.
+	HistoryFrom uint64
 }
 
 // Revision is one published, immutable state of all books. It is safe for
@@ -182,6 +190,10 @@ type BookState struct {
 type Revision struct {
 	// Number counts publishes, starting at 1; 0 means nothing was published.
 	Number uint64
+	// StoreID identifies the store the revision belongs to; it is made at
+	// random when a store is created, so sync tokens of another store, or
+	// of a store that was deleted and made anew, are told apart.
+	StoreID string
 	// Time is when the revision was published.
 	Time time.Time
 	// Books lists the books in configuration order.
