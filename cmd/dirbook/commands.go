@@ -1,0 +1,332 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/dirbook/dirbook"
+	"github.com/dirbook/dirbook/carddav"
+	"github.com/dirbook/dirbook/ldap"
+	"github.com/dirbook/dirbook/mapping"
+	dirsync "github.com/dirbook/dirbook/sync"
+)
+
+// The store is what the CardDAV side reads.
+var _ carddav.Store = (*dirsync.Store)(nil)
+
+// app is the wired program for one configuration.
+type app struct {
+	cfg    *Config
+	mapper *mapping.Mapper
+	store  *dirsync.Store
+	engine *dirsync.Engine
+	log    *slog.Logger
+}
+
+// sources builds the configured sources.
+func (c *Config) sources() ([]dirsync.Source, error) {
+	var out []dirsync.Source
+	for _, s := range c.Sources {
+		src, err := ldap.NewLDIF(c.resolve(s.LDIF), &ldap.LDIFOptions{
+			Name:        s.Name,
+			Base:        s.Base,
+			Filter:      s.Filter,
+			IDAttribute: s.IDAttribute,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// open loads the configuration and opens the store; readOnly opens it
+// shared, for dry runs beside a running server.
+func open(path string, readOnly bool, log *slog.Logger) (*app, error) {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	m, problems := mapping.Compile(&cfg.Mapping)
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("config: mapping: %w", problems[0]) // LoadConfig reported them all already
+	}
+	srcs, err := cfg.sources()
+	if err != nil {
+		return nil, err
+	}
+	var st *dirsync.Store
+	if readOnly {
+		st, err = dirsync.OpenReadOnly(cfg.resolve(cfg.Store.Path), nil)
+	} else {
+		st, err = dirsync.Open(cfg.resolve(cfg.Store.Path), nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	users := make([]dirsync.User, len(cfg.Auth.AppPasswords))
+	for i, ap := range cfg.Auth.AppPasswords {
+		users[i] = dirsync.User{Login: ap.User, Person: ap.Person}
+	}
+	eng := dirsync.NewEngine(st, srcs, m, &dirsync.EngineOptions{
+		Users:          users,
+		LoginAttribute: cfg.Auth.LoginAttribute,
+		Logger:         log,
+	})
+	return &app{cfg: cfg, mapper: m, store: st, engine: eng, log: log}, nil
+}
+
+func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := flagSet(env, "check", "--config FILE", "Validates the configuration (every problem at once, with file, line and key)\nand reads the directory once. Exit status 0 when all is well, 1 otherwise.")
+	configPath := fs.StringP("config", "c", "", "configuration file (required)")
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return usageError(env, fs, "--config is required")
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				fmt.Fprintln(env.stdout, p)
+			}
+			fmt.Fprintf(env.stdout, "%d problem(s)\n", len(ce.Problems))
+			return &exitError{codeError}
+		}
+		return err
+	}
+	m, _ := mapping.Compile(&cfg.Mapping)
+	srcs, err := cfg.sources()
+	if err != nil {
+		return err
+	}
+	var people, invalid int
+	for i, src := range srcs {
+		err := src.Read(ctx, func(e *dirbook.Entry) error {
+			if e.Invalid != "" {
+				invalid++
+				fmt.Fprintf(env.stdout, "warning: source %s: %s: %s\n", cfg.Sources[i].Name, e.DN, e.Invalid)
+				return nil
+			}
+			people++
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintf(env.stdout, "source %s: %v\n", cfg.Sources[i].Name, err)
+			return &exitError{codeError}
+		}
+	}
+	fmt.Fprintf(env.stdout, "OK: %d source(s), %d book(s), %d people read", len(srcs), len(m.Books()), people)
+	if invalid > 0 {
+		fmt.Fprintf(env.stdout, ", %d unusable", invalid)
+	}
+	fmt.Fprintln(env.stdout)
+	return nil
+}
+
+func usageError(env *cmdEnv, fs *pflag.FlagSet, msg string) error {
+	fmt.Fprintf(env.stderr, "dirbook: %s\n", msg)
+	fs.Usage()
+	return &exitError{codeUsage}
+}
+
+func runSync(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := flagSet(env, "sync", "--config FILE [--dry-run]", `Reads the directory once, maps it, and publishes the changes as a new
+revision. With --dry-run it prints what would change, per book, person and
+field, and writes nothing (it works beside a running "dirbook serve").
+
+Exit status: 0 nothing to change, 2 changes applied (or, with --dry-run,
+found), 1 error.`)
+	configPath := fs.StringP("config", "c", "", "configuration file (required)")
+	dryRun := fs.BoolP("dry-run", "n", false, "show what would change and write nothing")
+	newLogger := logFlags(fs, env)
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return usageError(env, fs, "--config is required")
+	}
+	log, err := newLogger()
+	if err != nil {
+		return usageError(env, fs, err.Error())
+	}
+	a, err := open(*configPath, *dryRun, log)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	plan, err := a.engine.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	if err := plan.WriteText(env.stdout); err != nil {
+		return err
+	}
+	if plan.Empty() {
+		return nil
+	}
+	if *dryRun {
+		fmt.Fprintln(env.stdout, "dry run: nothing was written")
+		return &exitError{codeChanges}
+	}
+	rev, err := a.engine.Apply(ctx, plan)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "published revision %d\n", rev.Number)
+	return &exitError{codeChanges}
+}
+
+func runServe(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := flagSet(env, "serve", "--config FILE [--listen ADDR]", `Syncs the directory at start and then every sync.interval, and serves the
+published address books over read-only CardDAV meanwhile. A failed sync
+leaves the last published revision serving. Stops cleanly on SIGINT or
+SIGTERM.`)
+	configPath := fs.StringP("config", "c", "", "configuration file (required)")
+	listen := fs.String("listen", "", "address to listen on, overriding the config's listen (port 0 picks a free port)")
+	newLogger := logFlags(fs, env)
+	if err := parseFlags(env, fs, args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return usageError(env, fs, "--config is required")
+	}
+	log, err := newLogger()
+	if err != nil {
+		return usageError(env, fs, err.Error())
+	}
+	a, err := open(*configPath, false, log)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+
+	aps := make([]carddav.AppPassword, len(a.cfg.Auth.AppPasswords))
+	for i, ap := range a.cfg.Auth.AppPasswords {
+		aps[i] = carddav.AppPassword{User: ap.User, Hash: ap.Hash}
+	}
+	auth, err := carddav.NewAppPasswords(aps, nil)
+	if err != nil {
+		return err
+	}
+	addr := a.cfg.Listen
+	if *listen != "" {
+		addr = *listen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           carddav.NewHandler(a.store, auth, &carddav.Options{Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+
+	// The first sync runs before serving starts, so a client never sees an
+	// empty book on a fresh store; a failure keeps the last revision.
+	a.syncOnce(ctx)
+
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(env.stdout, "dirbook: serving CardDAV at %s\n", url)
+	if logins := loginNames(a.cfg); logins != "" {
+		fmt.Fprintf(env.stdout, "dirbook: logins: %s (the demo's passwords are in README.md)\n", logins)
+	}
+	if env.ready != nil {
+		env.ready(url)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		a.syncLoop(ctx)
+	}()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	<-loopDone
+	log.Info("stopped")
+	return err
+}
+
+func loginNames(cfg *Config) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, ap := range cfg.Auth.AppPasswords {
+		if !seen[ap.User] {
+			names = append(names, ap.User)
+			seen[ap.User] = true
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// syncOnce plans and applies one sync; it logs, and returns whether it
+// succeeded.
+func (a *app) syncOnce(ctx context.Context) bool {
+	start := time.Now()
+	plan, err := a.engine.Plan(ctx)
+	if err == nil && !plan.Empty() {
+		var rev *dirbook.Revision
+		rev, err = a.engine.Apply(ctx, plan)
+		if err == nil {
+			a.log.Info("sync published", "revision", rev.Number, "duration", time.Since(start).Round(time.Millisecond))
+		}
+	} else if err == nil {
+		a.log.Info("sync found no changes", "revision", a.store.Current().Number, "duration", time.Since(start).Round(time.Millisecond))
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Error("sync failed; the last published revision keeps serving", "revision", a.store.Current().Number, "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+// syncLoop runs syncOnce every interval (with jitter) until ctx is done;
+// after a failure it retries with exponential backoff up to the interval.
+func (a *app) syncLoop(ctx context.Context) {
+	interval := a.cfg.Sync.Interval
+	backoff := time.Duration(0)
+	for {
+		wait := interval
+		if backoff > 0 {
+			wait = backoff
+		}
+		// Up to 10 % jitter, so replicas and restarts spread out.
+		wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if a.syncOnce(ctx) {
+			backoff = 0
+		} else {
+			backoff = max(time.Second, min(backoff*2, interval))
+		}
+	}
+}

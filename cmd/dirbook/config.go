@@ -1,0 +1,498 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/dirbook/dirbook/ldap"
+	"github.com/dirbook/dirbook/mapping"
+)
+
+// Config is the one configuration file of dirbook. See docs/config.md.
+type Config struct {
+	// Listen is the address serve listens on.
+	Listen string `yaml:"listen"`
+	// Store says where published revisions are kept.
+	Store StoreConfig `yaml:"store"`
+	// Sources are read in order; an earlier source wins for a duplicate ID.
+	Sources []SourceConfig `yaml:"sources"`
+	// Sync configures the schedule of serve.
+	Sync SyncConfig `yaml:"sync"`
+	// Auth configures the logins of the CardDAV server.
+	Auth AuthConfig `yaml:"auth"`
+	// Mapping holds the rules: fields, books, audiences.
+	Mapping mapping.Rules `yaml:"mapping"`
+
+	// path is the file the config was read from; relative paths in it are
+	// relative to its folder.
+	path string
+}
+
+// StoreConfig configures the bbolt store.
+type StoreConfig struct {
+	Path string `yaml:"path"`
+}
+
+// SourceConfig is one directory source.
+type SourceConfig struct {
+	Name        string `yaml:"name"`
+	LDIF        string `yaml:"ldif"`
+	Base        string `yaml:"base"`
+	Filter      string `yaml:"filter"`
+	IDAttribute string `yaml:"id_attribute"`
+}
+
+// SyncConfig configures the sync schedule.
+type SyncConfig struct {
+	Interval time.Duration `yaml:"interval"`
+}
+
+// AuthConfig configures HTTP Basic logins.
+type AuthConfig struct {
+	LoginAttribute   string              `yaml:"login_attribute"`
+	AppPasswords     []AppPasswordConfig `yaml:"app_passwords"`
+	AppPasswordsFile string              `yaml:"app_passwords_file"`
+}
+
+// AppPasswordConfig is one device's password.
+type AppPasswordConfig struct {
+	// User is the HTTP Basic login name.
+	User string `yaml:"user"`
+	// Person is the value of the login attribute naming the directory person
+	// whose groups decide which books the login sees.
+	Person string `yaml:"person"`
+	// Hash is the bcrypt hash of the password.
+	Hash string `yaml:"hash"`
+	// HashEnv names an environment variable holding the hash instead.
+	HashEnv string `yaml:"hash_env"`
+}
+
+// Problem is one mistake in a configuration file.
+type Problem struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// ConfigError lists every problem found in a configuration file.
+type ConfigError struct {
+	Problems []Problem
+}
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	if len(lines) == 1 {
+		return "config: " + lines[0]
+	}
+	return fmt.Sprintf("config: %d problems:\n  %s", len(lines), strings.Join(lines, "\n  "))
+}
+
+// configFile is a parsed YAML document with a way to find lines by key path.
+type configFile struct {
+	name     string
+	root     *yaml.Node
+	problems []Problem
+}
+
+func (f *configFile) add(key, format string, args ...any) {
+	f.problems = append(f.problems, Problem{File: f.name, Line: f.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line returns the line of the YAML node at the key path ("a.b[2].c"),
+// or of its nearest existing parent.
+func (f *configFile) line(path string) int {
+	n := f.root
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, seg := range splitPath(path) {
+		var next *yaml.Node
+		switch {
+		case seg.index >= 0 && n.Kind == yaml.SequenceNode && seg.index < len(n.Content):
+			next = n.Content[seg.index]
+		case seg.index < 0 && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == seg.key {
+					next = n.Content[i+1]
+					line = n.Content[i].Line
+					break
+				}
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if n.Kind != yaml.MappingNode || seg.index >= 0 {
+			line = n.Line
+		}
+	}
+	return line
+}
+
+type pathSeg struct {
+	key   string
+	index int
+}
+
+func splitPath(path string) []pathSeg {
+	var segs []pathSeg
+	for _, part := range strings.Split(path, ".") {
+		if part == "" {
+			continue
+		}
+		key, rest, _ := strings.Cut(part, "[")
+		if key != "" {
+			segs = append(segs, pathSeg{key: key, index: -1})
+		}
+		for rest != "" {
+			num, after, _ := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(num)
+			if err != nil {
+				break
+			}
+			segs = append(segs, pathSeg{index: i})
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return segs
+}
+
+var yamlLineError = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// LoadConfig reads, decodes and validates the configuration file at path.
+// Every problem is reported at once in a *ConfigError.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	f := &configFile{name: path}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := 0
+		if m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		return nil, &ConfigError{Problems: []Problem{{File: path, Line: line, Msg: "invalid YAML: " + msg}}}
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, &ConfigError{Problems: []Problem{{File: path, Msg: "the file is empty"}}}
+	}
+	f.root = &root
+
+	cfg := &Config{path: path}
+	checkShape(f, root.Content[0], reflect.TypeOf(*cfg), "")
+	reported := map[int]bool{}
+	for _, p := range f.problems {
+		reported[p.Line] = true
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			f.problems = append(f.problems, Problem{File: path, Msg: err.Error()})
+		} else {
+			for _, msg := range te.Errors {
+				line := 0
+				if m := yamlLineError.FindStringSubmatch(msg); m != nil {
+					line, _ = strconv.Atoi(m[1])
+					msg = m[2]
+				}
+				if reported[line] {
+					continue // the shape check said it better
+				}
+				f.problems = append(f.problems, Problem{File: path, Line: line, Msg: msg})
+			}
+		}
+	}
+	if len(f.problems) == 0 {
+		cfg.validate(f)
+	}
+	if len(f.problems) > 0 {
+		sort.SliceStable(f.problems, func(i, j int) bool { return f.problems[i].Line < f.problems[j].Line })
+		return nil, &ConfigError{Problems: f.problems}
+	}
+	return cfg, nil
+}
+
+// checkShape walks the YAML tree against the Go type and reports unknown
+// keys and values of the wrong kind with their key path and line.
+func checkShape(f *configFile, n *yaml.Node, t reflect.Type, path string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	key := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeOf(time.Duration(0)) {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			f.problems = append(f.problems, Problem{File: f.name, Line: n.Line, Key: path, Msg: "want a mapping of keys, got " + kindName(n)})
+			return
+		}
+		fields := map[string]reflect.StructField{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" || !sf.IsExported() {
+				continue
+			}
+			fields[name] = sf
+			names = append(names, name)
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			sf, ok := fields[k.Value]
+			if !ok {
+				msg := "unknown key"
+				if s := suggest(k.Value, names); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				f.problems = append(f.problems, Problem{File: f.name, Line: k.Line, Key: key(k.Value), Msg: msg})
+				continue
+			}
+			if seen[k.Value] {
+				f.problems = append(f.problems, Problem{File: f.name, Line: k.Line, Key: key(k.Value), Msg: "key given twice"})
+			}
+			seen[k.Value] = true
+			checkShape(f, v, sf.Type, key(k.Value))
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			f.problems = append(f.problems, Problem{File: f.name, Line: n.Line, Key: path, Msg: "want a list, got " + kindName(n)})
+			return
+		}
+		for i, c := range n.Content {
+			checkShape(f, c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			f.problems = append(f.problems, Problem{File: f.name, Line: n.Line, Key: path, Msg: "want a mapping, got " + kindName(n)})
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkShape(f, n.Content[i+1], t.Elem(), key(n.Content[i].Value))
+		}
+	default:
+		if n.Kind != yaml.ScalarNode {
+			f.problems = append(f.problems, Problem{File: f.name, Line: n.Line, Key: path, Msg: "want a single value, got " + kindName(n)})
+		}
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the value %q", n.Value)
+	}
+	return "something else"
+}
+
+// suggest returns the known name closest to s, if it is close enough to be
+// a typo.
+func suggest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// validate checks required values and cross references.
+func (c *Config) validate(f *configFile) {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8484"
+	}
+	if c.Store.Path == "" {
+		f.add("store.path", "required: the bbolt file that keeps published address books")
+	}
+	if len(c.Sources) == 0 {
+		f.add("sources", "required: at least one source")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sources {
+		k := fmt.Sprintf("sources[%d]", i)
+		if s.Name == "" {
+			f.add(k+".name", "required")
+		} else if names[s.Name] {
+			f.add(k+".name", "source name %q is used twice", s.Name)
+		}
+		names[s.Name] = true
+		if _, err := ldap.NewLDIF(c.resolve(s.LDIF), &ldap.LDIFOptions{Name: s.Name, Base: s.Base, Filter: s.Filter, IDAttribute: s.IDAttribute}); err != nil {
+			f.add(k+".filter", "%v", err)
+		}
+		if s.LDIF == "" {
+			f.add(k+".ldif", "required: the LDIF file to read (LDAP servers come with the ldap key)")
+		} else if _, err := os.Stat(c.resolve(s.LDIF)); err != nil {
+			f.add(k+".ldif", "cannot read %q: %v", s.LDIF, errors.Unwrap(err))
+		}
+	}
+	if c.Sync.Interval < 0 {
+		f.add("sync.interval", "must not be negative")
+	} else if c.Sync.Interval == 0 {
+		c.Sync.Interval = 5 * time.Minute
+	}
+	if c.Auth.LoginAttribute == "" {
+		c.Auth.LoginAttribute = "uid"
+	}
+	c.Auth.AppPasswords = checkAppPasswords(f, c.Auth.AppPasswords, "auth.app_passwords", c.Auth.LoginAttribute)
+	if c.Auth.AppPasswordsFile != "" {
+		c.loadAppPasswords(f)
+	}
+	if _, problems := mapping.Compile(&c.Mapping); len(problems) > 0 {
+		for _, p := range problems {
+			f.add("mapping."+p.Path, "%s", p.Message)
+		}
+	}
+}
+
+// checkAppPasswords validates a list of app passwords found at key path
+// prefix of f and returns it with hashes from the environment filled in.
+func checkAppPasswords(f *configFile, list []AppPasswordConfig, prefix, loginAttr string) []AppPasswordConfig {
+	for i, ap := range list {
+		k := fmt.Sprintf("%s[%d]", prefix, i)
+		if ap.User == "" {
+			f.add(k+".user", "required")
+		}
+		if ap.Person == "" {
+			f.add(k+".person", "required: the %s of the person this login belongs to", loginAttr)
+		}
+		switch {
+		case ap.Hash != "" && ap.HashEnv != "":
+			f.add(k, "give hash or hash_env, not both")
+		case ap.HashEnv != "":
+			v, ok := os.LookupEnv(ap.HashEnv)
+			if !ok || v == "" {
+				f.add(k+".hash_env", "environment variable %s is not set", ap.HashEnv)
+			}
+			list[i].Hash = v
+		case ap.Hash == "":
+			f.add(k+".hash", "required: a bcrypt hash of the password")
+		default:
+			if _, err := bcrypt.Cost([]byte(ap.Hash)); err != nil {
+				f.add(k+".hash", "not a bcrypt hash (make one with: dirbook hash-password)")
+			}
+		}
+	}
+	return list
+}
+
+// loadAppPasswords appends the app passwords of the file auth.app_passwords_file.
+func (c *Config) loadAppPasswords(f *configFile) {
+	path := c.resolve(c.Auth.AppPasswordsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.add("auth.app_passwords_file", "cannot read %q: %v", c.Auth.AppPasswordsFile, errors.Unwrap(err))
+		return
+	}
+	sub := &configFile{name: path}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		f.problems = append(f.problems, Problem{File: path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+		return
+	}
+	var list []AppPasswordConfig
+	if len(root.Content) > 0 {
+		sub.root = &root
+		checkShape(sub, root.Content[0], reflect.TypeOf(list), "")
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if len(sub.problems) == 0 {
+			if err := dec.Decode(&list); err != nil {
+				sub.problems = append(sub.problems, Problem{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
+			}
+		}
+	}
+	if len(sub.problems) == 0 {
+		list = checkAppPasswords(sub, list, "", c.Auth.LoginAttribute)
+	}
+	f.problems = append(f.problems, sub.problems...)
+	c.Auth.AppPasswords = append(c.Auth.AppPasswords, list...)
+}
+
+// resolve makes a path from the config relative to the config's folder.
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dirsync "github.com/dirbook/dirbook/sync"
+)
+
+// requireTool returns the path of an external program the test drives. The
+// README test command sets DIRBOOK_REQUIRE_TOOLS, under which a missing
+// program fails the test instead of skipping it.
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("DIRBOOK_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is not installed; scripts/test installs it", name)
+		}
+		t.Skipf("%s is not installed (scripts/test installs it)", name)
+	}
+	return p
+}
+
+// demoCopy copies the demo directory into a temporary folder, so a test can
+// edit the LDIF and keep the store to itself, and returns the config path.
+func demoCopy(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"dirbook.yaml", "demo.ldif", "app-passwords.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "dirbook.yaml")
+}
+
+// cmdResult is the outcome of one dirbook command run in process.
+type cmdResult struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+// runDirbook runs one dirbook command in process and returns its exit code
+// and output.
+func runDirbook(t testing.TB, args ...string) cmdResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return cmdResult{code: exitCode(err, &stderr), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		io.WriteString(stderr, "dirbook: "+err.Error()+"\n")
+		return 1
+	}
+}
+
+// server is a "dirbook serve" running in process.
+type server struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	out    bytes.Buffer
+}
+
+// startServe starts "dirbook serve" for the config on a free loopback port
+// and waits until it listens. The server stops at the end of the test.
+func startServe(t testing.TB, config string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan string, 1)
+	env := &cmdEnv{
+		stdin:  strings.NewReader(""),
+		stdout: lockedWriter{&s.mu, &s.out},
+		stderr: lockedWriter{&s.mu, &s.out},
+		ready:  func(url string) { ready <- url },
+	}
+	go func() {
+		s.done <- runEnv(ctx, env, []string{"serve", "--config", config, "--listen", "127.0.0.1:0", "--log-level", "warn"})
+	}()
+	select {
+	case s.url = <-ready:
+	case err := <-s.done:
+		cancel()
+		t.Fatalf("dirbook serve ended before listening: %v\n%s", err, s.output())
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("dirbook serve did not listen within 60s\n%s", s.output())
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// stop ends the server and checks that it stopped cleanly. It may be
+// called more than once.
+func (s *server) stop(t testing.TB) {
+	t.Helper()
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("dirbook serve: %v\n%s", err, s.output())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("dirbook serve did not stop within 30s")
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+// storeRevision opens the store of a config read-only and returns the
+// number of its published revision.
+func storeRevision(t testing.TB, config string) uint64 {
+	t.Helper()
+	cfg, err := LoadConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := dirsync.OpenReadOnly(cfg.resolve(cfg.Store.Path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	return st.Current().Number
+}

@@ -1,0 +1,422 @@
+// Package sync reads people from the configured sources, maps each entry to
+// the cards it yields per address book, plans the changes against the
+// published state (cards added, changed field by field, removed, and who may
+// read which book), and publishes a plan atomically as a new revision into
+// the store, a bbolt file that also keeps a log of each revision's changes.
+//
+// Other packages import it as dirsync, since its name shadows the standard
+// library's sync.
+package sync
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/dirbook/dirbook"
+	"github.com/dirbook/dirbook/mapping"
+)
+
+// Source reads people from a directory. Read calls emit once per entry and
+// returns the first error of either; an error means the read is incomplete.
+type Source interface {
+	Read(ctx context.Context, emit func(*dirbook.Entry) error) error
+}
+
+// Mapper turns entries into cards; *mapping.Mapper implements it.
+type Mapper interface {
+	// Books lists the configured books in configuration order.
+	Books() []dirbook.Book
+	// Map returns the cards an entry yields per book.
+	Map(*dirbook.Entry) *mapping.Result
+	// Readable lists the IDs of the books the entry's person may read.
+	Readable(*dirbook.Entry) []string
+}
+
+// User is a login allowed to read books, and the person it belongs to.
+type User struct {
+	// Login is the login name (an app-password user).
+	Login string
+	// Person is the value of EngineOptions.LoginAttribute identifying the
+	// person in the directory; it is compared case-insensitively.
+	Person string
+}
+
+// EngineOptions configures an Engine.
+type EngineOptions struct {
+	// Users lists the logins whose book access the engine computes. If
+	// nil, no one has access to any book.
+	Users []User
+	// LoginAttribute is the directory attribute that User.Person names. If
+	// empty, "uid" is used.
+	LoginAttribute string
+	// Logger receives debug records with counts (never personal data). If
+	// nil, slog.Default() is used.
+	Logger *slog.Logger
+}
+
+// Engine plans and applies syncs from sources into a store.
+type Engine struct {
+	store     *Store
+	sources   []Source
+	mapper    Mapper
+	users     []User
+	loginAttr string
+	log       *slog.Logger
+}
+
+// NewEngine returns an engine reading sources in order, mapping entries with
+// m, and publishing into store.
+func NewEngine(store *Store, sources []Source, m Mapper, opts *EngineOptions) *Engine {
+	e := &Engine{store: store, sources: sources, mapper: m, loginAttr: "uid", log: slog.Default()}
+	if opts != nil {
+		e.users = slices.Clone(opts.Users)
+		if opts.LoginAttribute != "" {
+			e.loginAttr = opts.LoginAttribute
+		}
+		if opts.Logger != nil {
+			e.log = opts.Logger
+		}
+	}
+	return e
+}
+
+// Log attribute keys.
+const (
+	logSource   = "source"
+	logEntries  = "entries"
+	logSkipped  = "skipped"
+	logRevision = "revision"
+	logAdded    = "added"
+	logChanged  = "changed"
+	logRemoved  = "removed"
+)
+
+// refusedError is a plan refused by a safety rule.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string { return e.msg }
+func (e *refusedError) Unwrap() error { return dirbook.ErrRefused }
+
+// person is one usable entry and what mapping made of it.
+type person struct {
+	entry  *dirbook.Entry
+	source string // the source's name
+	res    *mapping.Result
+}
+
+// Plan reads every source fully, maps the entries, and compares the result
+// with the store's current revision. A source error aborts the plan. When
+// two entries have the same ID, the earlier source in configuration order
+// takes precedence (within one source, the earlier entry) and the later one
+// is skipped. Plan refuses, with an error wrapping dirbook.ErrRefused, when
+// the sources returned no usable entry at all.
+func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
+	st := e.store.state.Load()
+	base := st.rev
+	p := &Plan{Base: base.Number}
+
+	var people []*person
+	byID := make(map[string]*person)
+	for i, src := range e.sources {
+		name := sourceName(i, src)
+		n := 0
+		err := src.Read(ctx, func(en *dirbook.Entry) error {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if en == nil {
+				return nil
+			}
+			source := cmp.Or(en.Source, name)
+			switch {
+			case en.Invalid != "":
+				p.Skipped = append(p.Skipped, Skip{DN: en.DN, Source: source, Reason: en.Invalid})
+			case en.ID == "":
+				p.Skipped = append(p.Skipped, Skip{DN: en.DN, Source: source, Reason: "no identity"})
+			case byID[en.ID] != nil:
+				p.Skipped = append(p.Skipped, Skip{DN: en.DN, Source: source, Reason: "duplicate id, already read from source " + byID[en.ID].source})
+			default:
+				ps := &person{entry: en, source: source}
+				byID[en.ID] = ps
+				people = append(people, ps)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sync: source %d (%s): %w", i+1, name, err)
+		}
+		e.log.Debug("sync: source read", logSource, name, logEntries, n)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sync: plan: %w", err)
+	}
+	if len(people) == 0 {
+		msg := "sync: sources returned no entries; refusing to treat that as everyone leaving"
+		if len(p.Skipped) > 0 {
+			msg = fmt.Sprintf("sync: sources returned no usable entries (%d skipped); refusing to treat that as everyone leaving", len(p.Skipped))
+		}
+		return nil, &refusedError{msg}
+	}
+	p.Entries = len(people)
+
+	books := e.mapper.Books()
+	// newCards[i] maps UID → person for book i.
+	newCards := make([]map[string]*person, len(books))
+	for i := range newCards {
+		newCards[i] = make(map[string]*person)
+	}
+	for n, ps := range people {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("sync: plan: %w", err)
+			}
+		}
+		ps.res = e.mapper.Map(ps.entry)
+		if ps.res == nil {
+			ps.res = &mapping.Result{}
+		}
+		for _, w := range ps.res.Warnings {
+			p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: w.Field, Message: w.Message})
+		}
+		if len(ps.res.Cards) == 0 {
+			continue
+		}
+		for i, b := range books {
+			id := b.ID
+			c := ps.res.Cards[id]
+			if c == nil {
+				continue
+			}
+			if c.UID == "" {
+				p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", id)})
+				continue
+			}
+			if other := newCards[i][c.UID]; other != nil {
+				p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.UID, id, other.entry.DN)})
+				continue
+			}
+			newCards[i][c.UID] = ps
+		}
+	}
+
+	// removal explains why a published card has no successor. byUID,
+	// built on first use, finds people still in other books.
+	var byUID map[string]*person
+	removal := func(uid string) (reason, dn string) {
+		if byUID == nil {
+			byUID = make(map[string]*person)
+			for i := range books {
+				for uid, ps := range newCards[i] {
+					if byUID[uid] == nil {
+						byUID[uid] = ps
+					}
+				}
+			}
+		}
+		ps := byUID[uid]
+		if ps == nil {
+			ps = byID[st.entryID(uid)]
+		}
+		switch {
+		case ps == nil:
+			return "no longer in the directory", ""
+		case ps.res.Excluded != "":
+			if strings.HasPrefix(ps.res.Excluded, "excluded") {
+				return ps.res.Excluded, ps.entry.DN
+			}
+			return "excluded: " + ps.res.Excluded, ps.entry.DN
+		default:
+			return "no longer matches book rules", ps.entry.DN
+		}
+	}
+
+	ch := &Changes{Base: base.Number, Books: make([]BookChanges, len(books))}
+	configured := make(map[string]bool, len(books))
+	for i, b := range books {
+		configured[b.ID] = true
+		bp := BookPlan{Book: b}
+		bc := BookChanges{Book: b}
+		old := base.Book(b.ID)
+		if old != nil {
+			prev := old.Book
+			bp.Previous = &prev
+			bp.Published = len(old.Cards)
+		}
+		for uid, ps := range newCards[i] {
+			c := ps.res.Cards[b.ID]
+			var prev *dirbook.StoredCard
+			if old != nil {
+				prev = old.Cards[uid]
+			}
+			switch {
+			case prev == nil:
+				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.FN(), DN: ps.entry.DN})
+			case !sameCard(&prev.Card, c):
+				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.FN(), DN: ps.entry.DN, Fields: diffCards(&prev.Card, c)})
+			default:
+				continue
+			}
+			bc.Put = append(bc.Put, CardPut{Card: c, EntryID: ps.entry.ID})
+		}
+		if old != nil {
+			for _, uid := range old.UIDs {
+				if newCards[i][uid] != nil {
+					continue
+				}
+				reason, dn := removal(uid)
+				bp.Removed = append(bp.Removed, CardChange{UID: uid, FN: old.Cards[uid].FN(), DN: dn, Reason: reason})
+				bc.Delete = append(bc.Delete, uid)
+			}
+		}
+		slices.SortFunc(bc.Put, func(a, b CardPut) int { return cmp.Compare(a.Card.UID, b.Card.UID) })
+		bp.sort()
+		p.Books = append(p.Books, bp)
+		ch.Books[i] = bc
+	}
+	for _, old := range base.Books {
+		if configured[old.ID] {
+			continue
+		}
+		prev := old.Book
+		bp := BookPlan{Book: old.Book, Previous: &prev, Dropped: true, Published: len(old.Cards)}
+		for _, uid := range old.UIDs {
+			bp.Removed = append(bp.Removed, CardChange{UID: uid, FN: old.Cards[uid].FN(), Reason: "book no longer configured"})
+		}
+		bp.sort()
+		p.Books = append(p.Books, bp)
+	}
+	var oldOrder, newOrder []string
+	for _, b := range base.Books {
+		if configured[b.ID] {
+			oldOrder = append(oldOrder, b.ID)
+		}
+	}
+	for _, b := range books {
+		if base.Book(b.ID) != nil {
+			newOrder = append(newOrder, b.ID)
+		}
+	}
+	p.Reordered = !slices.Equal(oldOrder, newOrder)
+
+	ch.Access = e.access(people, configured, p)
+	for _, login := range sortedKeys(unionKeys(base.Access, ch.Access)) {
+		oldIDs, newIDs := base.Access[login], ch.Access[login]
+		if !slices.Equal(oldIDs, newIDs) {
+			p.Access = append(p.Access, AccessChange{Login: login, Old: oldIDs, New: newIDs})
+		}
+	}
+	p.changes = ch
+	e.log.Debug("sync: planned", logRevision, p.Base, logEntries, p.Entries, logSkipped, len(p.Skipped),
+		logAdded, p.count(func(b *BookPlan) int { return len(b.Added) }),
+		logChanged, p.count(func(b *BookPlan) int { return len(b.Changed) }),
+		logRemoved, p.count(func(b *BookPlan) int { return len(b.Removed) }))
+	return p, nil
+}
+
+// access computes the new access map: for each user, the readable books of
+// the entry whose login attribute equals the user's person. Users whose
+// person is missing or excluded read nothing.
+func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) map[string][]string {
+	want := make(map[string]bool, len(e.users))
+	for _, u := range e.users {
+		want[strings.ToLower(u.Person)] = true
+	}
+	found := make(map[string]*person, len(want))
+	for _, ps := range people {
+		for _, v := range ps.entry.Values(e.loginAttr) {
+			k := strings.ToLower(v)
+			if !want[k] {
+				continue
+			}
+			if other := found[k]; other != nil && other != ps {
+				p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: e.loginAttr,
+					Message: fmt.Sprintf("%s %q is also the value of %s; logins for it use the first", e.loginAttr, v, other.entry.DN)})
+				continue
+			}
+			found[k] = ps
+		}
+	}
+	access := make(map[string][]string)
+	done := make(map[string]bool, len(e.users))
+	for _, u := range e.users {
+		if done[u.Login] {
+			continue
+		}
+		done[u.Login] = true
+		ps := found[strings.ToLower(u.Person)]
+		if ps == nil {
+			p.Warnings = append(p.Warnings, Warning{Field: "login " + u.Login,
+				Message: fmt.Sprintf("no person with %s %q; the login reads no book", e.loginAttr, u.Person)})
+			continue
+		}
+		if ps.res.Excluded != "" {
+			continue
+		}
+		var ids []string
+		for _, id := range e.mapper.Readable(ps.entry) {
+			if configured[id] && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			access[u.Login] = ids
+		}
+	}
+	return access
+}
+
+// Apply publishes p as a new revision and returns it. It refuses a plan
+// made against another revision than the store's current one. An empty plan
+// publishes nothing and returns the current revision.
+func (e *Engine) Apply(ctx context.Context, p *Plan) (*dirbook.Revision, error) {
+	cur := e.store.Current()
+	if p == nil || p.changes == nil {
+		return nil, fmt.Errorf("sync: apply: no plan")
+	}
+	if p.Base != cur.Number {
+		return nil, fmt.Errorf("sync: plan is stale: made against revision %d, the store is at %d", p.Base, cur.Number)
+	}
+	if p.Empty() {
+		return cur, nil
+	}
+	return e.store.Publish(ctx, p.changes)
+}
+
+// Sync plans and applies one sync, and returns the current revision
+// afterwards.
+func (e *Engine) Sync(ctx context.Context) (*dirbook.Revision, error) {
+	p, err := e.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.Apply(ctx, p)
+}
+
+func sourceName(i int, src Source) string {
+	if n, ok := src.(interface{ Name() string }); ok && n.Name() != "" {
+		return n.Name()
+	}
+	return fmt.Sprintf("#%d", i+1)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func unionKeys(a, b map[string][]string) map[string]bool {
+	u := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		u[k] = true
+	}
+	for k := range b {
+		u[k] = true
+	}
+	return u
+}
