@@ -244,7 +244,9 @@ func LoadConfig(path string) (*Config, error) {
 			}
 		}
 	}
-	if len(f.problems) == 0 {
+	// Unknown keys leave the rest of the file decoded, so the checks of
+	// values still run and every problem is reported at once.
+	if onlyUnknownKeys(f.problems) {
 		cfg.validate(f)
 	}
 	if len(f.problems) > 0 {
@@ -252,6 +254,15 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, &ConfigError{Problems: f.problems}
 	}
 	return cfg, nil
+}
+
+func onlyUnknownKeys(problems []Problem) bool {
+	for _, p := range problems {
+		if !strings.HasPrefix(p.Msg, "unknown key") {
+			return false
+		}
+	}
+	return true
 }
 
 // checkShape walks the YAML tree against the Go type and reports unknown
@@ -274,9 +285,6 @@ func checkShape(f *configFile, n *yaml.Node, t reflect.Type, path string) {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if t == reflect.TypeOf(time.Duration(0)) {
-			return
-		}
 		if n.Kind != yaml.MappingNode {
 			f.problems = append(f.problems, Problem{File: f.name, Line: n.Line, Key: path, Msg: "want a mapping of keys, got " + kindName(n)})
 			return
@@ -329,6 +337,25 @@ func checkShape(f *configFile, n *yaml.Node, t reflect.Type, path string) {
 	default:
 		if n.Kind != yaml.ScalarNode {
 			f.problems = append(f.problems, Problem{File: f.name, Line: n.Line, Key: path, Msg: "want a single value, got " + kindName(n)})
+			return
+		}
+		var err error
+		switch {
+		case t == reflect.TypeOf(time.Duration(0)):
+			if _, err = time.ParseDuration(n.Value); err != nil {
+				err = fmt.Errorf("want a duration such as 30s, 5m or 1h30m, got %q", n.Value)
+			}
+		case t.Kind() == reflect.Bool:
+			if n.Tag != "!!bool" {
+				err = fmt.Errorf("want true or false, got %q", n.Value)
+			}
+		case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+			if n.Tag != "!!int" {
+				err = fmt.Errorf("want a whole number, got %q", n.Value)
+			}
+		}
+		if err != nil {
+			f.problems = append(f.problems, Problem{File: f.name, Line: n.Line, Key: path, Msg: err.Error()})
 		}
 	}
 }
@@ -398,7 +425,7 @@ func (c *Config) validate(f *configFile) {
 		}
 		names[s.Name] = true
 		if _, err := ldap.NewLDIF(c.resolve(s.LDIF), &ldap.LDIFOptions{Name: s.Name, Base: s.Base, Filter: s.Filter, IDAttribute: s.IDAttribute}); err != nil {
-			f.add(k+".filter", "%v", err)
+			f.add(k+".filter", "%s", strings.TrimPrefix(err.Error(), "ldap: "))
 		}
 		if s.LDIF == "" {
 			f.add(k+".ldif", "required: the LDIF file to read (LDAP servers come with the ldap key)")

@@ -227,8 +227,7 @@ func TestWritesRefused(t *testing.T) {
 func TestDryRunThenSync(t *testing.T) {
 	config := demoCopy(t)
 	srv := startServe(t, config)
-	book := srv.url + "dav/anna/books/colleagues/"
-	before := etags(t, book, "anna", "demo-anna")
+	before := etags(t, srv.url+"dav/anna/books/colleagues/", "anna", "demo-anna")
 	srv.stop(t)
 
 	ldif := filepath.Join(filepath.Dir(config), "demo.ldif")
@@ -265,7 +264,7 @@ func TestDryRunThenSync(t *testing.T) {
 	}
 
 	srv = startServe(t, config)
-	after := etags(t, book, "anna", "demo-anna")
+	after := etags(t, srv.url+"dav/anna/books/colleagues/", "anna", "demo-anna")
 	if len(after) != len(before) {
 		t.Errorf("book has %d cards after sync, want %d (one added, one removed)", len(after), len(before))
 	}
