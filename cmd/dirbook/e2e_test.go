@@ -134,6 +134,9 @@ func TestEndToEndVdirsyncerKhard(t *testing.T) {
 		t.Fatalf("after sync, local collections hold %d books: colleagues %d cards, partners %d cards; want 2 books, %d and %d cards\n%s",
 			len(got), len(got["colleagues"]), len(got["partners"]), demoColleagues, demoPartners, first)
 	}
+	if n := len(transferLine.FindAllString(first, -1)); n != demoColleagues+demoPartners {
+		t.Errorf("first vdirsyncer sync reported %d transfers, want %d:\n%s", n, demoColleagues+demoPartners, first)
+	}
 	colleagues := v.fns(t, "colleagues")
 	for _, name := range []string{"Anna Schmidt", "Paul Partner", "Jürgen Müller", "Øyvind Hansen", "Zoë Lefèvre"} {
 		if !contains(colleagues, name) {
@@ -171,6 +174,19 @@ func TestEndToEndVdirsyncerKhard(t *testing.T) {
 	gotP := p.collections(t)
 	if len(gotP) != 1 || len(gotP["partners"]) != demoPartners {
 		t.Errorf("paul's collections = %v, want only partners with %d cards", keys(gotP), demoPartners)
+	}
+	partners := p.fns(t, "partners")
+	if !contains(partners, "Paul Partner") || contains(partners, "Ulrike Unapproved") {
+		t.Errorf("partners = %q, want Paul Partner and not Ulrike Unapproved", partners)
+	}
+
+	// ulrike is a partner who is not approved: she may log in, but there
+	// is no book for her.
+	u := newVdirsyncer(t, srv.url, "ulrike", "demo-ulrike")
+	u.run(t, "discover")
+	u.run(t, "sync")
+	if gotU := u.collections(t); len(gotU) != 0 {
+		t.Errorf("ulrike's collections = %v, want none", keys(gotU))
 	}
 }
 
