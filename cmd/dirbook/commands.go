@@ -149,20 +149,13 @@ field, and writes nothing (it works beside a running "dirbook serve").
 
 Exit status: 0 nothing to change, 2 changes applied (or, with --dry-run,
 found), 1 error.`)
-	configPath := fs.StringP("config", "c", "", "configuration file (required)")
 	dryRun := fs.BoolP("dry-run", "n", false, "show what would change and write nothing")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(env, fs, args); err != nil {
+	common := addCommonFlags(fs, env)
+	log, err := common.parse(env, fs, args)
+	if err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return usageError(env, fs, "--config is required")
-	}
-	log, err := newLogger()
-	if err != nil {
-		return usageError(env, fs, err.Error())
-	}
-	a, err := open(*configPath, *dryRun, log)
+	a, err := open(*common.config, *dryRun, log)
 	if err != nil {
 		return err
 	}
@@ -194,20 +187,13 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 published address books over read-only CardDAV meanwhile. A failed sync
 leaves the last published revision serving. Stops cleanly on SIGINT or
 SIGTERM.`)
-	configPath := fs.StringP("config", "c", "", "configuration file (required)")
 	listen := fs.String("listen", "", "address to listen on, overriding the config's listen (port 0 picks a free port)")
-	newLogger := logFlags(fs, env)
-	if err := parseFlags(env, fs, args); err != nil {
+	common := addCommonFlags(fs, env)
+	log, err := common.parse(env, fs, args)
+	if err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return usageError(env, fs, "--config is required")
-	}
-	log, err := newLogger()
-	if err != nil {
-		return usageError(env, fs, err.Error())
-	}
-	a, err := open(*configPath, false, log)
+	a, err := open(*common.config, false, log)
 	if err != nil {
 		return err
 	}

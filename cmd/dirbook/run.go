@@ -119,6 +119,34 @@ func parseFlags(env *cmdEnv, fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
+// commonFlags are the flags of the commands that load a configuration.
+type commonFlags struct {
+	config    *string
+	newLogger func() (*slog.Logger, error)
+}
+
+func addCommonFlags(fs *pflag.FlagSet, env *cmdEnv) *commonFlags {
+	return &commonFlags{
+		config:    fs.StringP("config", "c", "", "configuration file (required)"),
+		newLogger: logFlags(fs, env),
+	}
+}
+
+// parse parses args and returns the logger the flags ask for.
+func (c *commonFlags) parse(env *cmdEnv, fs *pflag.FlagSet, args []string) (*slog.Logger, error) {
+	if err := parseFlags(env, fs, args); err != nil {
+		return nil, err
+	}
+	if *c.config == "" {
+		return nil, usageError(env, fs, "--config is required")
+	}
+	log, err := c.newLogger()
+	if err != nil {
+		return nil, usageError(env, fs, err.Error())
+	}
+	return log, nil
+}
+
 // logFlags adds the logging flags and returns a function that builds the logger.
 func logFlags(fs *pflag.FlagSet, env *cmdEnv) func() (*slog.Logger, error) {
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
