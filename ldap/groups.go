@@ -3,8 +3,6 @@ package ldap
 import (
 	"slices"
 	"strings"
-
-	"github.com/dirbook/dirbook"
 )
 
 // groupClasses are the object classes (lower case) of the group entries
@@ -25,7 +23,7 @@ func isGroup(attrs map[string][]string) bool {
 
 // groupIndex knows every group of a directory and whom it lists as member,
 // so that a person's memberships, nested ones included, can be resolved.
-// All DNs in it are normalised with dirbook.NormalizeDN.
+// All DNs in it are in the form of canonicalDN.
 type groupIndex struct {
 	// parents maps the DN of a member (a person or a group) to the DNs of
 	// the groups that list it.
@@ -41,12 +39,12 @@ func newGroupIndex() *groupIndex {
 
 // add records the group entry dn with the attributes attrs.
 func (g *groupIndex) add(dn string, attrs map[string][]string) {
-	gdn := dirbook.NormalizeDN(dn)
+	gdn := canonicalDN(dn)
 	for _, m := range attrs["member"] {
-		g.link(dirbook.NormalizeDN(m), gdn)
+		g.link(canonicalDN(m), gdn)
 	}
 	for _, m := range attrs["uniquemember"] {
-		g.link(dirbook.NormalizeDN(stripUID(m)), gdn)
+		g.link(canonicalDN(stripUID(m)), gdn)
 	}
 	for _, u := range attrs["memberuid"] {
 		u = strings.ToLower(strings.TrimSpace(u))
@@ -56,7 +54,7 @@ func (g *groupIndex) add(dn string, attrs map[string][]string) {
 	}
 	// A group may state its own memberships the Active Directory way.
 	for _, p := range attrs["memberof"] {
-		g.link(gdn, dirbook.NormalizeDN(p))
+		g.link(gdn, canonicalDN(p))
 	}
 }
 
@@ -69,10 +67,12 @@ func (g *groupIndex) link(member, group string) {
 
 // groups returns the sorted, normalised DNs of the groups the entry dn
 // belongs to, directly or through nested groups. The direct groups are the
-// entry's memberOf values when it has any; otherwise the groups that list
-// dn as member, and the posixGroups that list one of uids.
+// entry's memberOf values and the groups that list dn as member, together:
+// slapd's memberof overlay maintains memberOf for groupOfNames only, so a
+// person with memberOf may still be listed by a groupOfUniqueNames, or by
+// a posixGroup through one of uids.
 func (g *groupIndex) groups(dn string, uids, memberOf []string) []string {
-	self := dirbook.NormalizeDN(dn)
+	self := canonicalDN(dn)
 	seen := map[string]bool{self: true}
 	var out, queue []string
 	visit := func(gdn string) {
@@ -83,18 +83,15 @@ func (g *groupIndex) groups(dn string, uids, memberOf []string) []string {
 		out = append(out, gdn)
 		queue = append(queue, gdn)
 	}
-	if len(memberOf) > 0 {
-		for _, m := range memberOf {
-			visit(dirbook.NormalizeDN(m))
-		}
-	} else {
-		for _, p := range g.parents[self] {
+	for _, m := range memberOf {
+		visit(canonicalDN(m))
+	}
+	for _, p := range g.parents[self] {
+		visit(p)
+	}
+	for _, u := range uids {
+		for _, p := range g.byUID[strings.ToLower(strings.TrimSpace(u))] {
 			visit(p)
-		}
-		for _, u := range uids {
-			for _, p := range g.byUID[strings.ToLower(strings.TrimSpace(u))] {
-				visit(p)
-			}
 		}
 	}
 	for len(queue) > 0 {

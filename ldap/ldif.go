@@ -40,7 +40,7 @@ type LDIFOptions struct {
 type LDIF struct {
 	path       string
 	name       string
-	base       string // normalised with dirbook.NormalizeDN
+	base       string // in the form of canonicalDN
 	filterText string
 	filter     *filter
 	idAttr     string
@@ -72,7 +72,7 @@ func NewLDIF(path string, opts *LDIFOptions) (*LDIF, error) {
 		if _, err := goldap.ParseDN(opts.Base); err != nil {
 			return nil, fmt.Errorf("ldap: base %q: %w", opts.Base, err)
 		}
-		s.base = dirbook.NormalizeDN(opts.Base)
+		s.base = canonicalDN(opts.Base)
 	}
 	f, err := compileFilter(s.filterText)
 	if err != nil {
@@ -131,7 +131,7 @@ func (s *LDIF) Read(ctx context.Context, emit func(*dirbook.Entry) error) error 
 
 	idKey := strings.ToLower(s.idAttr)
 	return s.each(ctx, f, func(dn string, attrs map[string][]string) error {
-		if !underBase(dirbook.NormalizeDN(dn), s.base) || !s.filter.match(attrs) {
+		if !underBase(canonicalDN(dn), s.base) || !s.filter.match(attrs) {
 			return nil
 		}
 		e := &dirbook.Entry{

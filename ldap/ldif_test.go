@@ -244,7 +244,7 @@ func TestLDIFGroups(t *testing.T) {
 			"cn=in-posix,ou=groups,dc=example",
 			"cn=posix,ou=groups,dc=example",
 		}},
-		// memberOf wins over the member lists; nesting still applies.
+		// memberOf counts as the member lists do; nesting applies.
 		{"dora", []string{
 			"cn=direct,ou=groups,dc=example",
 			"cn=employees,ou=groups,dc=example",
