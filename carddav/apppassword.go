@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	gohash "hash"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -47,6 +49,8 @@ type AppPasswords struct {
 	cache *expirable.LRU[[sha256.Size]byte, string]
 	// compare is bcrypt.CompareHashAndPassword; tests count its calls.
 	compare func(hash, password []byte) error
+	// macs holds HMAC-SHA256 states under key, reused across requests.
+	macs sync.Pool
 }
 
 var _ Authenticator = (*AppPasswords)(nil)
@@ -94,13 +98,15 @@ func NewAppPasswords(list []AppPassword, opts *AppPasswordOptions) (*AppPassword
 		return nil, fmt.Errorf("carddav: dummy hash: %w", err)
 	}
 
-	return &AppPasswords{
+	a := &AppPasswords{
 		hashes:  hashes,
 		dummy:   dummy,
 		key:     key,
 		cache:   expirable.NewLRU[[sha256.Size]byte, string](size, nil, ttl),
 		compare: bcrypt.CompareHashAndPassword,
-	}, nil
+	}
+	a.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return a, nil
 }
 
 var (
@@ -134,7 +140,9 @@ func (a *AppPasswords) Authenticate(ctx context.Context, user, password string) 
 // cacheKey is HMAC-SHA256 of the length-prefixed user and the password,
 // under a per-process random key.
 func (a *AppPasswords) cacheKey(user, password string) [sha256.Size]byte {
-	m := hmac.New(sha256.New, a.key)
+	m := a.macs.Get().(gohash.Hash)
+	defer a.macs.Put(m)
+	m.Reset()
 	var n [binary.MaxVarintLen64]byte
 	m.Write(n[:binary.PutUvarint(n[:], uint64(len(user)))])
 	m.Write([]byte(user))

@@ -13,7 +13,7 @@ const homeSetName = "books"
 const objectSuffix = ".vcf"
 
 // kind says which resource a path names; it follows the depth below the
-// prefix, as go-webdav's carddav server decides it.
+// prefix.
 type kind int
 
 const (
@@ -33,11 +33,12 @@ type target struct {
 	uid  string
 }
 
-// escapeSegment turns a name into one path segment. Paths handed to
-// go-webdav are unescaped paths (it escapes them into hrefs, and hands back
-// r.URL.Path and href paths unescaped), so only the two characters that
-// would change the path's structure or make decoding ambiguous are escaped
-// here: "%" and "/". The wire form of "a/b c" is therefore "a%252Fb%20c".
+// escapeSegment turns a name into one path segment. The paths built here
+// are unescaped paths (they are escaped once more into hrefs, and
+// r.URL.Path and href paths are compared after one unescaping), so only
+// the two characters that would change the path's structure or make
+// decoding ambiguous are escaped here: "%" and "/". The wire form of
+// "a/b c" is therefore "a%252Fb%20c".
 func escapeSegment(s string) string {
 	if !strings.ContainsAny(s, "%/") {
 		return s
@@ -108,9 +109,13 @@ func (p paths) parse(reqPath string) (t target, ok bool) {
 		return target{kind: kindRoot}, true
 	}
 	trailing := strings.HasSuffix(rest, "/")
-	segs := strings.Split(strings.TrimSuffix(rest, "/"), "/")
-	if len(segs) > 4 {
-		return target{}, false
+	var arr [4]string
+	segs := arr[:0]
+	for seg := range strings.SplitSeq(strings.TrimSuffix(rest, "/"), "/") {
+		if len(segs) == len(arr) {
+			return target{}, false
+		}
+		segs = append(segs, seg)
 	}
 	user, ok := unescapeSegment(segs[0])
 	if !ok {
