@@ -2,7 +2,10 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
 	"testing"
+
+	"github.com/dirbook/dirbook"
 )
 
 // BenchmarkMap maps a typical employee without photo, as every sync after
@@ -51,5 +54,109 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// benchPeople returns n distinct employees; every tenth has a photo
+// larger than the limits (so it is scaled, then served from the cache).
+func benchPeople(b *testing.B, n int, photos bool) []*dirbook.Entry {
+	b.Helper()
+	var photoBytes []string
+	if photos {
+		for i := range n / 10 {
+			photoBytes = append(photoBytes, encodeJPEG(b, testImage(320+i%64, 320, false), 85))
+		}
+	}
+	people := make([]*dirbook.Entry, n)
+	for i := range people {
+		e := person()
+		e.ID = fmt.Sprintf("%08d-2b7a-4c55-9e0d-1a2b3c4d5e6f", i)
+		e.Attrs = maps.Clone(e.Attrs)
+		e.Attrs["uid"] = []string{fmt.Sprintf("user%d", i)}
+		e.Attrs["cn"] = []string{fmt.Sprintf("Person %d", i)}
+		e.Attrs["displayname"] = []string{fmt.Sprintf("Person %d", i)}
+		e.Attrs["sn"] = []string{fmt.Sprintf("Family%d", i)}
+		e.Attrs["mail"] = []string{fmt.Sprintf("user%d@nordlicht.example", i)}
+		e.Attrs["telephonenumber"] = []string{fmt.Sprintf("+49 30 %07d", 1000000+i)}
+		e.Attrs["mobile"] = []string{fmt.Sprintf("0171 %07d", 1000000+i)}
+		delete(e.Attrs, "jpegphoto")
+		if photos && i%10 == 0 {
+			e.Attrs["jpegphoto"] = []string{photoBytes[i/10]}
+		}
+		if i%5 == 0 {
+			e.Groups = []string{partners}
+		}
+		people[i] = e
+	}
+	return people
+}
+
+// BenchmarkMapAndEncode maps people and renders each of their cards as a
+// vCard 3.0, as a sync followed by serving every card once does. The
+// phone numbers and photos are known from an earlier sync (cache hits):
+// photo scaling happens once per photo change, not once per sync. It
+// reports people per second; run with -cpu 1 for one core.
+func BenchmarkMapAndEncode(b *testing.B) {
+	for _, bb := range []struct {
+		name   string
+		photos bool
+	}{{"no-photos", false}, {"10pct-photos", true}} {
+		b.Run(bb.name, func(b *testing.B) {
+			m := mustCompile(b, demoRules())
+			people := benchPeople(b, 1000, bb.photos)
+			for _, e := range people { // the earlier sync
+				m.Map(e)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				res := m.Map(people[i%len(people)])
+				for _, card := range res.Cards {
+					if _, err := Encode(card, "3.0"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "people/s")
+		})
+	}
+}
+
+// BenchmarkMapOnly is BenchmarkMapAndEncode without rendering.
+func BenchmarkMapOnly(b *testing.B) {
+	for _, bb := range []struct {
+		name   string
+		photos bool
+	}{{"no-photos", false}, {"10pct-photos", true}} {
+		b.Run(bb.name, func(b *testing.B) {
+			m := mustCompile(b, demoRules())
+			people := benchPeople(b, 1000, bb.photos)
+			for _, e := range people {
+				m.Map(e)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				m.Map(people[i%len(people)])
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "people/s")
+		})
+	}
+}
+
+// BenchmarkScalePhoto measures scaling one 1200×900 photo: the cost of a
+// photo change.
+func BenchmarkScalePhoto(b *testing.B) {
+	raw := encodeJPEG(b, testImage(1200, 900, false), 90)
+	l := photoLimits{size: defaultPhotoSize, bytes: defaultPhotoBytes}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, problem := scalePhoto(raw, l); problem != "" {
+			b.Fatal(problem)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"image"
 	"image/color"
@@ -111,4 +112,26 @@ func person() *dirbook.Entry {
 		},
 		Groups: []string{employees},
 	}
+}
+
+// tinyPNGAsJPEG returns tinyPNG as the default photo rules publish it.
+func tinyPNGAsJPEG(tb testing.TB) string {
+	tb.Helper()
+	data, problem := scalePhoto(tinyPNG, photoLimits{size: defaultPhotoSize, bytes: defaultPhotoBytes})
+	if problem != "" {
+		tb.Fatalf("scalePhoto(tinyPNG): %s", problem)
+	}
+	return data
+}
+
+func sha256Sum(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
+
+// structuredComponents returns the cleaned components of a structured
+// value as Encode writes them, padded to n.
+func structuredComponents(values []string, n int) []string {
+	out := make([]string, max(n, len(values)))
+	for i, v := range values {
+		out[i] = cleanComponent(v)
+	}
+	return out
 }

@@ -2,31 +2,34 @@ package mapping
 
 import (
 	"fmt"
-	"image"
-	_ "image/jpeg" // register the JPEG header reader for PHOTO
-	_ "image/png"  // register the PNG header reader for PHOTO
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/dirbook/dirbook"
 )
 
-// maxPhoto bounds the size of a photo; larger photos are dropped with a
-// warning.
-const maxPhoto = 1 << 20
-
 // maxValues bounds the number of values one field takes from an entry,
 // and twice that the number of values it looks at; the rest are dropped
 // with a warning.
 const maxValues = 32
 
-// Mapper applies compiled rules. It is safe for concurrent use.
+// Mapper applies compiled rules: Map makes the cards of one person,
+// Readable and Explain say which books the person may read and why, and
+// Attributes lists the attributes the rules read. It remembers the E.164
+// forms of phone numbers and the scaled forms of photos it has seen, so
+// that mapping the same people again (every sync) costs little. It is
+// safe for concurrent use.
 type Mapper struct {
-	region  string
-	exclude *cond // nil: nobody
-	fields  []*field
-	books   []*book
-	phones  *phoneCache
+	region     string
+	exclude    *cond // nil: nobody
+	fields     []*field
+	books      []*book
+	phones     *phoneCache
+	photos     *photoCache
+	now        func() time.Time
+	attributes []string
 }
 
 // field is a compiled FieldRule.
@@ -37,12 +40,25 @@ type field struct {
 	from       []string // lower-case attribute names
 	fromNames  []string // as configured, for warnings
 	parts      []string // lower-case attribute names, "" for an empty component
+	partNames  []string
+	tmpl       *template    // nil unless the field has a template
+	groups     []groupValue // from_groups, ordered by value
 	types      []string
 	pref       bool
 	multi      bool
-	transforms []string // "lower", "upper" in order
+	transforms []string // "lower", "upper", "title" in order
+	replace    *regexp.Regexp
+	with       string
+	maxLen     int // in runes; 0 for none
 	e164       bool
 	region     string
+	photo      photoLimits
+}
+
+// groupValue is one entry of a field's from_groups.
+type groupValue struct {
+	dn    string // normalised
+	value string // cleaned and transformed
 }
 
 // book is a compiled BookRule.
@@ -67,14 +83,17 @@ type Result struct {
 	// pwdAccountLockedTime". It never contains a value of the entry.
 	Excluded string
 	// Warnings lists values that were dropped (invalid phone numbers,
-	// undecodable photos) and books the person was left out of. They
-	// never contain the values themselves.
+	// undecodable photos, dates a future condition cannot read) and books
+	// the person was left out of. They never contain the values
+	// themselves.
 	Warnings []Warning
 }
 
 // Warning reports a value dropped while mapping an entry.
 type Warning struct {
-	// Field names the field rule, e.g. "work_phone".
+	// Field names the field rule, e.g. "work_phone", or for a value a
+	// condition cannot read, the condition's path in the rules, e.g.
+	// "books[1].include.all[1].future".
 	Field string
 	// Message says what was dropped and why, e.g. "value 2 of
 	// telephoneNumber is not a valid phone number".
@@ -97,12 +116,13 @@ func (m *Mapper) Readable(e *dirbook.Entry) []string {
 	if e == nil || e.Invalid != "" || e.ID == "" {
 		return nil
 	}
-	if m.exclude != nil && m.exclude.match(e) {
+	v := newEnv(e, m.now, nil)
+	if m.exclude != nil && m.exclude.match(v) {
 		return nil
 	}
 	var ids []string
 	for _, b := range m.books {
-		if b.readers.match(e) {
+		if b.readers.match(v) {
 			ids = append(ids, b.ID)
 		}
 	}
@@ -110,7 +130,8 @@ func (m *Mapper) Readable(e *dirbook.Entry) []string {
 }
 
 // Map returns the cards e has in each book. It does no I/O and returns
-// the same result for the same entry.
+// the same result for the same entry at the same time (future conditions
+// read the clock of CompileOptions). It is safe for concurrent use.
 //
 // A card holds the book's fields in rule order. When the FN field has no
 // value, FN is made of the given and family names of the book's N field;
@@ -128,8 +149,9 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 		res.Excluded = "no id"
 		return res
 	}
+	v := newEnv(e, m.now, &res.Warnings)
 	if m.exclude != nil {
-		if why, ok := m.exclude.why(e); ok {
+		if why, ok := m.exclude.why(v); ok {
 			res.Excluded = "excluded by mapping.exclude: " + why
 			return res
 		}
@@ -137,7 +159,7 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 
 	var values []fieldValue // computed on first use, shared by books
 	for _, b := range m.books {
-		if !b.include.match(e) {
+		if !b.include.match(v) {
 			continue
 		}
 		if values == nil {
@@ -189,11 +211,16 @@ func (m *Mapper) compute(e *dirbook.Entry, i int, f *field, values []fieldValue,
 		return
 	}
 	values[i].done = true
-	if f.info.kind == kindStructured {
+	switch {
+	case f.info.kind == kindStructured:
 		values[i].props = f.structured(e)
-		return
+	case f.tmpl != nil:
+		values[i].props = m.template(e, f, res)
+	case f.groups != nil:
+		values[i].props = f.fromGroups(e)
+	default:
+		values[i].props = m.values(e, f, res)
 	}
-	values[i].props = m.values(e, f, res)
 }
 
 // fnFromN makes an FN from the given and family names of the book's N
@@ -214,17 +241,14 @@ func (m *Mapper) fnFromN(b *book, values []fieldValue) []dirbook.Prop {
 // structured builds the one property of an N or ORG field.
 func (f *field) structured(e *dirbook.Entry) []dirbook.Prop {
 	n := len(f.parts)
-	if f.prop == "N" {
-		n = maxNParts
-	}
-	comps := make([]string, n)
+	comps := make([]string, max(n, f.info.maxParts))
 	last := -1
 	for j, a := range f.parts {
 		if a == "" {
 			continue
 		}
 		for _, raw := range e.Attrs[a] {
-			if v := f.transform(cleanComponent(raw)); v != "" {
+			if v := f.component(raw); v != "" {
 				comps[j] = v
 				last = j
 				break
@@ -234,7 +258,7 @@ func (f *field) structured(e *dirbook.Entry) []dirbook.Prop {
 	if last < 0 {
 		return nil
 	}
-	if f.prop != "N" {
+	if f.info.maxParts == 0 { // ORG: no trailing empty units
 		comps = comps[:last+1]
 	}
 	return []dirbook.Prop{{Field: f.name, Name: f.prop, Types: f.types, Pref: f.pref, Values: comps}}
@@ -255,7 +279,7 @@ func (m *Mapper) values(e *dirbook.Entry, f *field, res *Result) []dirbook.Prop 
 				})
 				return props
 			}
-			p, problem := f.value(raw, m.phones)
+			p, problem := m.value(f, raw)
 			if problem != "" {
 				res.Warnings = append(res.Warnings, Warning{
 					Field:   f.name,
@@ -281,42 +305,80 @@ func (m *Mapper) values(e *dirbook.Entry, f *field, res *Result) []dirbook.Prop 
 	return props
 }
 
+// template builds the one property of a field with a template.
+func (m *Mapper) template(e *dirbook.Entry, f *field, res *Result) []dirbook.Prop {
+	raw, ok := f.tmpl.render(e)
+	if !ok {
+		return nil
+	}
+	p, problem := m.value(f, raw)
+	if problem != "" {
+		res.Warnings = append(res.Warnings, Warning{Field: f.name, Message: "the template's value " + problem})
+		return nil
+	}
+	if p.Values == nil {
+		return nil
+	}
+	p.Pref = f.pref
+	return []dirbook.Prop{p}
+}
+
+// fromGroups builds the properties of a field with from_groups: the value
+// of every listed group e is a member of.
+func (f *field) fromGroups(e *dirbook.Entry) []dirbook.Prop {
+	var props []dirbook.Prop
+	for _, g := range f.groups {
+		if g.value == "" || !slices.Contains(e.Groups, g.dn) {
+			continue
+		}
+		p := dirbook.Prop{Field: f.name, Name: f.prop, Types: f.types, Values: []string{g.value}}
+		if duplicate(props, p, f.prop) {
+			continue
+		}
+		if len(props) == 0 {
+			p.Pref = f.pref
+		}
+		props = append(props, p)
+		if !f.multi {
+			break
+		}
+	}
+	return props
+}
+
 // value converts one attribute value. It returns a Prop with nil Values
 // for an empty value, and a problem ("is not a valid phone number") for a
 // value that must be dropped.
-func (f *field) value(raw string, phones *phoneCache) (dirbook.Prop, string) {
+func (m *Mapper) value(f *field, raw string) (dirbook.Prop, string) {
 	p := dirbook.Prop{Field: f.name, Name: f.prop, Types: f.types}
 	switch f.info.kind {
 	case kindPhoto:
 		if raw == "" {
 			return p, ""
 		}
-		if len(raw) > maxPhoto {
-			return p, "is larger than 1 MiB"
+		data, problem := m.photos.photo(raw, f.photo)
+		if problem != "" {
+			return p, problem
 		}
-		cfg, format, err := image.DecodeConfig(strings.NewReader(raw))
-		if err != nil || (format != "jpeg" && format != "png") || cfg.Width <= 0 || cfg.Height <= 0 {
-			return p, "is not a JPEG or PNG image"
-		}
-		p.MediaType = "image/" + format
-		p.Values = []string{raw}
+		p.MediaType = "image/jpeg"
+		p.Values = []string{data}
 		return p, ""
 	case kindPhone:
 		if !f.e164 {
 			break
 		}
-		v := cleanText(raw)
+		v := f.text(cleanText(raw))
 		if v == "" {
 			return p, ""
 		}
-		n, ok := phones.e164(v, f.region)
+		n, ok := m.phones.e164(v, f.region)
 		if !ok {
 			return p, "is not a valid phone number"
 		}
 		p.Values = []string{n}
 		return p, ""
 	case kindDate:
-		v := cleanText(raw)
+		v := f.text(cleanText(raw))
 		if v == "" {
 			return p, ""
 		}
@@ -327,16 +389,30 @@ func (f *field) value(raw string, phones *phoneCache) (dirbook.Prop, string) {
 		p.Values = []string{d}
 		return p, ""
 	}
-	if v := f.transform(cleanText(raw)); v != "" {
+	if v := f.text(cleanText(raw)); v != "" {
 		p.Values = []string{v}
 	}
 	return p, ""
 }
 
-// transform applies the field's case transforms to a cleaned value.
-func (f *field) transform(v string) string {
-	if len(f.transforms) == 0 || v == "" {
+// component converts one component of a structured value: ';' separates
+// components and go-vcard does not escape it, so it becomes ','.
+func (f *field) component(raw string) string {
+	v := f.text(cleanText(raw))
+	if strings.IndexByte(v, ';') >= 0 {
+		v = strings.ReplaceAll(v, ";", ",")
+	}
+	return v
+}
+
+// text applies the field's replace, case transforms and max_length to a
+// cleaned value, in that order.
+func (f *field) text(v string) string {
+	if v == "" {
 		return v
+	}
+	if f.replace != nil {
+		v = cleanText(f.replace.ReplaceAllString(v, f.with))
 	}
 	for _, t := range f.transforms {
 		switch t {
@@ -344,7 +420,12 @@ func (f *field) transform(v string) string {
 			v = strings.ToLower(v)
 		case "upper":
 			v = strings.ToUpper(v)
+		case "title":
+			v = titleCase(v)
 		}
+	}
+	if f.maxLen > 0 {
+		v = truncateRunes(v, f.maxLen)
 	}
 	return truncate(v, maxText)
 }

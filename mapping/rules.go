@@ -4,8 +4,14 @@
 // Rules is the `mapping:` section of the configuration. Compile checks it
 // and reports every problem at once; the Mapper it returns maps one
 // dirbook.Entry to the cards the person has in each book (Map), tells which
-// books the person may read (Readable), and Encode renders a card as a
-// vCard 3.0 or 4.0.
+// books the person may read (Readable), explains both decisions (Explain),
+// and Encode renders a card as a vCard 3.0 or 4.0.
+//
+// A person's way through the rules: an unusable entry or one the global
+// exclude condition matches (a locked account, an opt-out) is in no book
+// and may read none. Otherwise the person is in every book whose include
+// condition holds, with the fields that book lists and no other, and may
+// read every book whose readers condition holds.
 package mapping
 
 import (
@@ -14,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -21,14 +28,37 @@ import (
 )
 
 // Rules is the `mapping:` section of the configuration.
+//
+//	mapping:
+//	  phone_region: DE
+//	  exclude:
+//	    any:
+//	      - has: [pwdAccountLockedTime]
+//	      - equals: {dirbookHidden: "TRUE"}
+//	  photo: {max_size: 256, max_bytes: 32768}
+//	  fields: [...]
+//	  books: [...]
 type Rules struct {
 	// PhoneRegion is the ISO 3166 region ("DE") that phone numbers written
 	// without a country code belong to. Required when a field uses the
 	// e164 transform.
 	PhoneRegion string `yaml:"phone_region"`
-	// Exclude removes the people it matches from every book (for example
-	// locked accounts). Nil excludes nobody.
+	// Exclude removes the people it matches from every book, and they may
+	// read no book either: locked accounts, and people who opted out. An
+	// opt-out by attribute or by group is a condition like any other:
+	//
+	//	exclude:
+	//	  any:
+	//	    - has: [pwdAccountLockedTime]
+	//	    - equals: {dirbookHidden: "TRUE"}
+	//	    - member_of: ["cn=hidden,ou=groups,dc=example,dc=org"]
+	//
+	// Nil excludes nobody.
 	Exclude *Condition `yaml:"exclude"`
+	// Photo sets the size limits of PHOTO fields and the size of the
+	// cache of scaled photos. Nil uses the defaults: 256 pixels, 32768
+	// bytes, 4096 photos cached.
+	Photo *PhotoRule `yaml:"photo"`
 	// Fields defines the card fields. Cards list their properties in this
 	// order.
 	Fields []FieldRule `yaml:"fields"`
@@ -37,16 +67,43 @@ type Rules struct {
 }
 
 // Condition selects people. Several keys in one condition must all hold;
-// a condition with no key is an error.
+// a condition with no key is an error. Examples:
+//
+//	include: {kind: [employee]}
+//	include:
+//	  all:
+//	    - member_of: ["cn=approved-partners,ou=groups,dc=example,dc=org"]
+//	    - future: [dirbookApprovalExpiry]
+//	exclude: {has: [pwdAccountLockedTime]}
+//	readers: {not: {equals: {employeeType: intern}}}
 type Condition struct {
 	// MemberOf holds when the person is a member (directly or through
-	// nested groups) of any of the listed group DNs.
+	// nested groups) of any of the listed group DNs, e.g.
+	// member_of: ["cn=staff,ou=groups,dc=example,dc=org"]. Quote DNs in a
+	// [ ] list: YAML splits them at their commas otherwise.
 	MemberOf []string `yaml:"member_of"`
-	// Has holds when every listed attribute has a non-empty value.
+	// Has holds when every listed attribute has a non-empty value, e.g.
+	// has: [mail, telephoneNumber].
 	Has []string `yaml:"has"`
 	// Equals holds when each attribute has a value equal to the given one,
-	// ignoring case and surrounding spaces.
+	// ignoring case and surrounding spaces, e.g. equals: {employeeType:
+	// staff}.
 	Equals map[string]string `yaml:"equals"`
+	// Kind holds when the person's kind, set by the source that read them
+	// (dirbook.Entry.Kind), is one of the listed ones, ignoring case, e.g.
+	// kind: [employee, partner].
+	Kind []string `yaml:"kind"`
+	// Future holds when every listed attribute holds a date or time later
+	// than now, e.g. future: [dirbookApprovalExpiry], for approvals that
+	// run out. Accepted forms: LDAP generalized time (20260131235959Z,
+	// 2026013123Z, 20260131235959+0100; without a zone it is UTC),
+	// YYYY-MM-DD or YYYYMMDD (valid through the end of that day, UTC),
+	// RFC 3339 (2026-01-31T23:59:59Z), and Active Directory's integer
+	// time as in accountExpires (0 and 9223372036854775807 mean never,
+	// which holds). An attribute without a value fails; a value in none
+	// of these forms fails and is reported as a warning. All values of a
+	// multi-valued attribute must be in the future.
+	Future []string `yaml:"future"`
 	// All holds when every listed condition holds.
 	All []Condition `yaml:"all"`
 	// Any holds when at least one listed condition holds.
@@ -56,53 +113,170 @@ type Condition struct {
 }
 
 // FieldRule defines one card field: which attributes feed which vCard
-// property.
+// property, and how their values are transformed. Each field takes its
+// values from exactly one of From, Parts, Template and FromGroups.
+//
+//	fields:
+//	  - name: mobile
+//	    property: TEL
+//	    from: [mobile]
+//	    types: [cell]
+//	    transform: [e164]
+//	  - name: fn
+//	    property: FN
+//	    template: "{givenName} {sn}"
+//	  - name: address
+//	    property: ADR
+//	    parts: [postOfficeBox, "", street, l, st, postalCode, c]
+//	    types: [work]
+//	  - name: teams
+//	    property: CATEGORIES
+//	    from_groups:
+//	      "cn=engineering,ou=groups,dc=example,dc=org": Engineering
+//	      "cn=sales,ou=groups,dc=example,dc=org": Sales
+//
+// A text value is cleaned first (invalid UTF-8 replaced, control
+// characters removed, white space trimmed and collapsed, at most 4096
+// bytes), then Replace runs, then Transform in the listed order, then
+// MaxLength cuts it.
 type FieldRule struct {
-	// Name identifies the field; books list the fields they show by name.
+	// Name identifies the field; books list the fields they show by name,
+	// e.g. "mobile".
 	Name string `yaml:"name"`
 	// Property is the vCard property: FN, N, NICKNAME, ORG, TITLE, ROLE,
-	// EMAIL, TEL, URL, NOTE, PHOTO, BDAY, CATEGORIES or an X- name.
+	// EMAIL, TEL, ADR, URL, IMPP, NOTE, PHOTO, BDAY, CATEGORIES or an X-
+	// name such as X-DEPARTMENT. Case does not matter.
 	Property string `yaml:"property"`
 	// From lists attributes in order of preference: the first one that
-	// has a usable value wins. Exactly one of From and Parts is set.
+	// has a usable value wins, e.g. from: [displayName, cn].
 	From []string `yaml:"from"`
 	// Parts lists one attribute per component of a structured property,
-	// in vCard order: N is family, given, additional, prefix, suffix; ORG
-	// is organisation, then units. An empty entry leaves its component
-	// empty.
+	// in vCard order. N: family, given, additional, prefix, suffix. ORG:
+	// organisation, then units. ADR: post office box, extended address,
+	// street, locality, region, postal code, country. An empty entry ("")
+	// leaves its component empty, e.g. parts: [sn, givenName].
 	Parts []string `yaml:"parts"`
+	// Template builds one value from several attributes: each {name} is
+	// replaced by the first non-empty value of that attribute, e.g.
+	// "{givenName} {sn}" or "xmpp:{uid}@chat.example.org"; write {{ and
+	// }} for literal braces. A missing attribute renders as nothing and
+	// the spaces around it collapse; when every referenced attribute is
+	// empty the field has no value. Not for N, ORG, ADR and PHOTO.
+	Template string `yaml:"template"`
+	// FromGroups maps group DNs to values: the field has the value of
+	// every listed group the person is a member of (directly or through
+	// nested groups), ordered by value. Meant for CATEGORIES, so that
+	// phones can filter by team:
+	//
+	//	from_groups:
+	//	  "cn=engineering,ou=groups,dc=example,dc=org": Engineering
+	//
+	// For text properties only.
+	FromGroups map[string]string `yaml:"from_groups"`
 	// Types are the vCard TYPE values, e.g. [work, voice].
 	Types []string `yaml:"types"`
 	// Pref marks the field's first value as the preferred one among the
 	// properties of the same name.
 	Pref bool `yaml:"pref"`
 	// Multi says which values of the winning attribute become properties:
-	// "all" (the default) or "first". FN, N, ORG, TITLE, PHOTO and BDAY
-	// always take the first usable value.
+	// "all" (the default) or "first". FN, N, ORG, ADR, TITLE, PHOTO and
+	// BDAY always take the first usable value, and a template yields one
+	// value.
 	Multi string `yaml:"multi"`
-	// Transform lists transforms applied to each value in order: "trim"
-	// (text is always trimmed), "lower", "upper", and "e164" (TEL only:
-	// international format; values that are not valid numbers are dropped
-	// with a warning).
+	// Transform lists transforms applied to each value in order: "lower",
+	// "upper", "title" (first letter of each word upper case, the rest
+	// lower case: "JANA DOE-MEIER" becomes "Jana Doe-Meier"), "trim" and
+	// "collapse" (always done; accepted for clarity), and "e164" (TEL
+	// only: international format with phone_region as the default region;
+	// values that are not valid numbers, or contain letters, are dropped
+	// with a warning). Not for PHOTO.
 	Transform []string `yaml:"transform"`
+	// Replace rewrites each value with a regular expression before the
+	// transforms, e.g. replace: {pattern: '\s*\(mobile\)$', with: ""}. A
+	// value that becomes empty is dropped. Nil replaces nothing.
+	Replace *Replace `yaml:"replace"`
+	// MaxLength cuts each value (each component of N, ORG and ADR) to at
+	// most this many characters, e.g. max_length: 64. 0 means no limit
+	// beyond the 4096 bytes every text value is cut to. Not for PHOTO,
+	// BDAY or with e164.
+	MaxLength int `yaml:"max_length"`
+	// Photo overrides the size limits of mapping.photo for this PHOTO
+	// field, e.g. photo: {max_size: 128}; its cache_size must be 0. Zero
+	// values take the value of mapping.photo. Nil uses mapping.photo.
+	Photo *PhotoRule `yaml:"photo"`
+}
+
+// Replace is a regular expression replacement, as in FieldRule.Replace.
+type Replace struct {
+	// Pattern is an RE2 regular expression (Go's regexp syntax), e.g.
+	// '^\+49 ?\(0\)' or '(?i)\s*ext\.?\s*\d+$'. Required.
+	Pattern string `yaml:"pattern"`
+	// With replaces each match; $1 or ${name} insert submatches, e.g.
+	// "+49 ". "" deletes the matches.
+	With string `yaml:"with"`
+}
+
+// PhotoRule sets how PHOTO values are prepared. A JPEG within both limits
+// is published as it is; any other photo is decoded (JPEG or PNG), scaled
+// down to fit a square of MaxSize pixels, and re-encoded as a JPEG with
+// the quality stepping down (and, if need be, the size) until it fits in
+// MaxBytes. Scaling happens once per photo: results are cached by the
+// SHA-256 of the photo's bytes.
+//
+//	photo: {max_size: 256, max_bytes: 32768, cache_size: 4096}
+//
+// Photos larger than 10 MiB or 40 megapixels are dropped with a warning
+// without being decoded.
+type PhotoRule struct {
+	// MaxSize is the largest width and height in pixels, 16 to 2048. 0
+	// means 256 (or the value of mapping.photo for a field).
+	MaxSize int `yaml:"max_size"`
+	// MaxBytes is the largest size of a published photo in bytes, 2048 to
+	// 1048576. 0 means 32768 (or the value of mapping.photo for a field).
+	MaxBytes int `yaml:"max_bytes"`
+	// CacheSize is the number of scaled photos kept in memory, 1 to
+	// 1048576; set it to at least the number of people with a photo. 0
+	// means 4096. Only in mapping.photo.
+	CacheSize int `yaml:"cache_size"`
 }
 
 // BookRule defines one address book.
+//
+//	books:
+//	  - id: partners
+//	    name: Partners
+//	    description: Approved external partners
+//	    include:
+//	      all:
+//	        - kind: [partner]
+//	        - member_of: ["cn=approved-partners,ou=groups,dc=example,dc=org"]
+//	        - future: [dirbookApprovalExpiry]
+//	    readers: {member_of: ["cn=staff,ou=groups,dc=example,dc=org"]}
+//	    fields: [fn, n, org, email, work_phone]
 type BookRule struct {
 	// ID is the book's path segment: lower-case letters, digits, '.', '_'
-	// and '-', starting with a letter or digit.
+	// and '-', starting with a letter or digit, e.g. "colleagues".
 	ID string `yaml:"id"`
-	// Name is the display name clients show.
+	// Name is the display name clients show, e.g. "Colleagues".
 	Name string `yaml:"name"`
-	// Description is shown by clients that support it.
+	// Description is shown by clients that support it. "" shows none.
 	Description string `yaml:"description"`
 	// Include selects the people the book contains. Required.
 	Include *Condition `yaml:"include"`
 	// Readers selects the people who may read the book. Required.
 	Readers *Condition `yaml:"readers"`
-	// Fields lists the names of the fields the book shows. It must contain
-	// a field with property FN.
+	// Fields lists the names of the fields the book shows; no other field
+	// is ever stored for the book. It must contain a field with property
+	// FN.
 	Fields []string `yaml:"fields"`
+}
+
+// CompileOptions adjusts Compile. The zero value is the default.
+type CompileOptions struct {
+	// Now returns the current time, against which future conditions are
+	// checked. Map calls it at most once per entry. If nil, time.Now is
+	// used.
+	Now func() time.Time
 }
 
 // Problem is one mistake in the rules.
@@ -133,49 +307,89 @@ const (
 
 // propInfo describes a supported vCard property.
 type propInfo struct {
-	kind   int
-	single bool // one value per field
-	once   bool // at most one such property per card
+	kind     int
+	single   bool // one value per field
+	once     bool // at most one such property per card
+	maxParts int  // structured: the number of components, 0 for any
 }
 
 var props = map[string]propInfo{
 	"FN":         {kind: kindText, single: true, once: true},
-	"N":          {kind: kindStructured, single: true, once: true},
+	"N":          {kind: kindStructured, single: true, once: true, maxParts: maxNParts},
 	"NICKNAME":   {kind: kindText},
 	"ORG":        {kind: kindStructured, single: true},
 	"TITLE":      {kind: kindText, single: true},
 	"ROLE":       {kind: kindText},
 	"EMAIL":      {kind: kindText},
 	"TEL":        {kind: kindPhone},
+	"ADR":        {kind: kindStructured, single: true, maxParts: maxADRParts},
 	"URL":        {kind: kindText},
+	"IMPP":       {kind: kindText},
 	"NOTE":       {kind: kindText},
 	"PHOTO":      {kind: kindPhoto, single: true},
 	"BDAY":       {kind: kindDate, single: true, once: true},
 	"CATEGORIES": {kind: kindText},
 }
 
-// maxNParts is the number of components of N.
-const maxNParts = 5
+// Numbers of components of N and ADR.
+const (
+	maxNParts   = 5
+	maxADRParts = 7
+)
 
 var (
 	bookIDPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 	xNamePattern    = regexp.MustCompile(`^X-[A-Z0-9-]+$`)
-	typePattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	knownTransforms = []string{"e164", "trim", "lower", "upper"}
+	knownTransforms = []string{"e164", "trim", "collapse", "lower", "upper", "title"}
 )
+
+// validType reports whether t is a valid TYPE value as the rules write
+// them: [a-z0-9][a-z0-9-]*.
+func validType(t string) bool {
+	if t == "" || t[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // maxBookID bounds the length of a book ID.
 const maxBookID = 64
 
+// Photo limits: defaults and the ranges the rules may set.
+const (
+	defaultPhotoSize  = 256
+	defaultPhotoBytes = 32 << 10
+	defaultPhotoCache = 4096
+	minPhotoSize      = 16
+	maxPhotoSize      = 2048
+	minPhotoBytes     = 2048
+	maxPhotoBytes     = 1 << 20
+	maxPhotoCache     = 1 << 20
+)
+
 // Compile checks the rules and returns the Mapper they describe. It
-// reports all problems at once; the Mapper is nil if there is any.
+// reports all problems at once; the Mapper is nil if there is any. It is
+// CompileWithOptions with default options.
 func Compile(r *Rules) (*Mapper, []Problem) {
+	return CompileWithOptions(r, nil)
+}
+
+// CompileWithOptions is Compile with options; opts may be nil.
+func CompileWithOptions(r *Rules, opts *CompileOptions) (*Mapper, []Problem) {
 	c := &compiler{}
 	if r == nil {
 		c.add("", "missing mapping section")
 		return nil, c.problems
 	}
-	m := &Mapper{phones: newPhoneCache(phoneCacheSize)}
+	m := &Mapper{phones: newPhoneCache(phoneCacheSize), now: time.Now}
+	if opts != nil && opts.Now != nil {
+		m.now = opts.Now
+	}
 
 	// phone_region.
 	region := strings.ToUpper(strings.TrimSpace(r.PhoneRegion))
@@ -183,6 +397,20 @@ func Compile(r *Rules) (*Mapper, []Problem) {
 		c.add("phone_region", fmt.Sprintf("unknown region %q", r.PhoneRegion))
 	}
 	m.region = region
+
+	// photo.
+	global := photoLimits{size: defaultPhotoSize, bytes: defaultPhotoBytes}
+	cacheSize := defaultPhotoCache
+	if r.Photo != nil {
+		global = c.photo("photo", r.Photo, global)
+		switch n := r.Photo.CacheSize; {
+		case n < 0 || n > maxPhotoCache:
+			c.add("photo.cache_size", fmt.Sprintf("%d is out of range (1 to %d, 0 for %d)", n, maxPhotoCache, defaultPhotoCache))
+		case n > 0:
+			cacheSize = n
+		}
+	}
+	m.photos = newPhotoCache(cacheSize)
 
 	if r.Exclude != nil {
 		m.exclude = c.condition("exclude", r.Exclude)
@@ -194,7 +422,7 @@ func Compile(r *Rules) (*Mapper, []Problem) {
 		c.add("fields", "no fields defined")
 	}
 	for i := range r.Fields {
-		f := c.field(fmt.Sprintf("fields[%d]", i), &r.Fields[i], m.region)
+		f := c.field(fmt.Sprintf("fields[%d]", i), &r.Fields[i], m.region, global)
 		if f.name != "" {
 			if _, dup := byName[f.name]; dup {
 				c.add(fmt.Sprintf("fields[%d].name", i), fmt.Sprintf("duplicate field name %q", f.name))
@@ -221,6 +449,7 @@ func Compile(r *Rules) (*Mapper, []Problem) {
 	if len(c.problems) > 0 {
 		return nil, c.problems
 	}
+	m.attributes = m.collectAttributes()
 	return m, nil
 }
 
@@ -234,11 +463,32 @@ func (c *compiler) add(path, msg string) {
 	c.problems = append(c.problems, Problem{Path: path, Message: msg})
 }
 
-func (c *compiler) field(path string, r *FieldRule, region string) *field {
+// photo checks a PhotoRule's limits; zero values take those of def.
+func (c *compiler) photo(path string, r *PhotoRule, def photoLimits) photoLimits {
+	l := def
+	switch n := r.MaxSize; {
+	case n == 0:
+	case n < minPhotoSize || n > maxPhotoSize:
+		c.add(path+".max_size", fmt.Sprintf("%d is out of range (%d to %d pixels)", n, minPhotoSize, maxPhotoSize))
+	default:
+		l.size = n
+	}
+	switch n := r.MaxBytes; {
+	case n == 0:
+	case n < minPhotoBytes || n > maxPhotoBytes:
+		c.add(path+".max_bytes", fmt.Sprintf("%d is out of range (%d to %d bytes)", n, minPhotoBytes, maxPhotoBytes))
+	default:
+		l.bytes = n
+	}
+	return l
+}
+
+func (c *compiler) field(path string, r *FieldRule, region string, photo photoLimits) *field {
 	f := &field{
 		name:  strings.TrimSpace(r.Name),
 		pref:  r.Pref,
 		multi: true,
+		photo: photo,
 	}
 	if f.name == "" {
 		c.add(path+".name", "missing name")
@@ -259,12 +509,30 @@ func (c *compiler) field(path string, r *FieldRule, region string) *field {
 	f.prop = prop
 	f.info = info
 
-	// From and Parts.
+	// The source of the values: exactly one of from, parts, template and
+	// from_groups.
+	var sources []string
+	if len(r.From) > 0 {
+		sources = append(sources, "from")
+	}
+	if len(r.Parts) > 0 {
+		sources = append(sources, "parts")
+	}
+	if r.Template != "" {
+		sources = append(sources, "template")
+	}
+	if len(r.FromGroups) > 0 {
+		sources = append(sources, "from_groups")
+	}
 	switch {
-	case len(r.From) > 0 && len(r.Parts) > 0:
-		c.add(path, "both from and parts set; use exactly one")
-	case len(r.From) == 0 && len(r.Parts) == 0:
-		c.add(path, "neither from nor parts set; use exactly one")
+	case len(sources) > 1:
+		c.add(path, fmt.Sprintf("both %s and %s set; use exactly one", sources[0], sources[1]))
+	case len(sources) == 0:
+		if info.kind == kindStructured && known {
+			c.add(path, "no parts set")
+		} else {
+			c.add(path, "none of from, parts, template and from_groups set; use exactly one")
+		}
 	case len(r.From) > 0:
 		if known && info.kind == kindStructured {
 			c.add(path+".from", fmt.Sprintf("%s takes parts, not from", prop))
@@ -277,12 +545,12 @@ func (c *compiler) field(path string, r *FieldRule, region string) *field {
 			f.from = append(f.from, strings.ToLower(a))
 			f.fromNames = append(f.fromNames, a)
 		}
-	default:
+	case len(r.Parts) > 0:
 		if known && info.kind != kindStructured {
-			c.add(path+".parts", fmt.Sprintf("parts are for N and ORG only, not %s", prop))
+			c.add(path+".parts", fmt.Sprintf("parts are for N, ORG and ADR only, not %s", prop))
 		}
-		if prop == "N" && len(r.Parts) > maxNParts {
-			c.add(path+".parts", fmt.Sprintf("N has at most %d parts, got %d", maxNParts, len(r.Parts)))
+		if info.maxParts > 0 && len(r.Parts) > info.maxParts {
+			c.add(path+".parts", fmt.Sprintf("%s has at most %d parts, got %d", prop, info.maxParts, len(r.Parts)))
 		}
 		empty := true
 		for _, a := range r.Parts {
@@ -291,16 +559,34 @@ func (c *compiler) field(path string, r *FieldRule, region string) *field {
 				empty = false
 			}
 			f.parts = append(f.parts, strings.ToLower(a))
+			f.partNames = append(f.partNames, a)
 		}
 		if empty {
 			c.add(path+".parts", "no attribute in parts")
 		}
+	case r.Template != "":
+		if known && (info.kind == kindStructured || info.kind == kindPhoto) {
+			c.add(path+".template", fmt.Sprintf("template does not apply to %s", prop))
+		}
+		t, err := parseTemplate(r.Template)
+		if err != nil {
+			c.add(path+".template", err.Error())
+		}
+		f.tmpl = t
+		if r.Multi != "" {
+			c.add(path+".multi", "multi does not apply to a template: it yields one value")
+		}
+	default:
+		if known && info.kind != kindText {
+			c.add(path+".from_groups", fmt.Sprintf("from_groups does not apply to %s", prop))
+		}
+		f.groups = c.groups(path+".from_groups", r.FromGroups)
 	}
 
 	// Types.
 	for j, t := range r.Types {
 		t = strings.ToLower(strings.TrimSpace(t))
-		if !typePattern.MatchString(t) {
+		if !validType(t) {
 			c.add(fmt.Sprintf("%s.types[%d]", path, j), fmt.Sprintf("invalid type %q", r.Types[j]))
 			continue
 		}
@@ -319,9 +605,11 @@ func (c *compiler) field(path string, r *FieldRule, region string) *field {
 	default:
 		c.add(path+".multi", fmt.Sprintf("unknown multi %q (want \"all\" or \"first\")", r.Multi))
 	}
-	if info.single {
+	if info.single || f.tmpl != nil {
 		f.multi = false
 	}
+
+	isPhoto := known && info.kind == kindPhoto
 
 	// Transforms.
 	for j, t := range r.Transform {
@@ -330,7 +618,7 @@ func (c *compiler) field(path string, r *FieldRule, region string) *field {
 			c.add(tp, fmt.Sprintf("unknown transform %q", t))
 			continue
 		}
-		if known && info.kind == kindPhoto {
+		if isPhoto {
 			c.add(tp, fmt.Sprintf("transform %q does not apply to PHOTO", t))
 			continue
 		}
@@ -344,12 +632,88 @@ func (c *compiler) field(path string, r *FieldRule, region string) *field {
 			if c.e164Field == "" {
 				c.e164Field = f.name
 			}
-		case "lower", "upper":
+		case "lower", "upper", "title":
 			f.transforms = append(f.transforms, t)
 		}
 	}
 	f.region = region
+
+	// Replace.
+	if r.Replace != nil {
+		switch {
+		case isPhoto:
+			c.add(path+".replace", "replace does not apply to PHOTO")
+		case r.Replace.Pattern == "":
+			c.add(path+".replace.pattern", "missing pattern")
+		default:
+			re, err := regexp.Compile(r.Replace.Pattern)
+			if err != nil {
+				c.add(path+".replace.pattern", fmt.Sprintf("invalid regular expression: %v", err))
+				break
+			}
+			f.replace = re
+			f.with = r.Replace.With
+		}
+	}
+
+	// max_length.
+	switch n := r.MaxLength; {
+	case n == 0:
+	case n < 0:
+		c.add(path+".max_length", fmt.Sprintf("%d is negative", n))
+	case isPhoto || known && info.kind == kindDate:
+		c.add(path+".max_length", fmt.Sprintf("max_length does not apply to %s", prop))
+	case f.e164:
+		c.add(path+".max_length", "max_length does not apply with e164: a cut number is a wrong number")
+	default:
+		f.maxLen = n
+	}
+
+	// photo.
+	if r.Photo != nil {
+		switch {
+		case known && !isPhoto:
+			c.add(path+".photo", fmt.Sprintf("photo applies to PHOTO only, not %s", prop))
+		case r.Photo.CacheSize != 0:
+			c.add(path+".photo.cache_size", "set the cache size in mapping.photo, not per field")
+		default:
+			f.photo = c.photo(path+".photo", r.Photo, photo)
+		}
+	}
+
+	// Constant values from groups go through the transforms once.
+	for i := range f.groups {
+		f.groups[i].value = f.text(f.groups[i].value)
+	}
 	return f
+}
+
+// groups compiles a FromGroups map, ordered by value, then DN.
+func (c *compiler) groups(path string, m map[string]string) []groupValue {
+	var out []groupValue
+	dns := make([]string, 0, len(m))
+	for dn := range m {
+		dns = append(dns, dn)
+	}
+	sort.Strings(dns)
+	for _, dn := range dns {
+		p := path + "." + dn
+		value := cleanText(m[dn])
+		switch rdns := countRDNs(dn); {
+		case rdns == 0:
+			c.add(p, fmt.Sprintf("not a DN: %q", dn))
+			continue
+		case rdns == 1:
+			c.add(p, fmt.Sprintf("%q is a single RDN, not a group DN", dn))
+			continue
+		case value == "":
+			c.add(p, "empty value")
+			continue
+		}
+		out = append(out, groupValue{dn: dirbook.NormalizeDN(dn), value: value})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].value < out[j].value })
+	return out
 }
 
 func (c *compiler) book(path string, r *BookRule, fields []*field, byName map[string]int, ids map[string]bool) *book {
@@ -450,18 +814,7 @@ func (c *compiler) condition(path string, r *Condition) *cond {
 	}
 	if r.Has != nil {
 		keys++
-		if len(r.Has) == 0 {
-			c.add(path+".has", "empty list")
-		}
-		for i, a := range r.Has {
-			a = strings.TrimSpace(a)
-			if a == "" {
-				c.add(fmt.Sprintf("%s.has[%d]", path, i), "empty attribute name")
-				continue
-			}
-			k.has = append(k.has, strings.ToLower(a))
-			k.hasNames = append(k.hasNames, a)
-		}
+		k.has, k.hasNames = c.attributes(path+".has", r.Has)
 	}
 	if r.Equals != nil {
 		keys++
@@ -485,6 +838,26 @@ func (c *compiler) condition(path string, r *Condition) *cond {
 				k.equals = append(k.equals, equalsTest{attr: strings.ToLower(name), name: name, want: want})
 			}
 		}
+	}
+	if r.Kind != nil {
+		keys++
+		if len(r.Kind) == 0 {
+			c.add(path+".kind", "empty list")
+		}
+		for i, kind := range r.Kind {
+			kind = strings.TrimSpace(kind)
+			if kind == "" {
+				c.add(fmt.Sprintf("%s.kind[%d]", path, i), "empty kind")
+				continue
+			}
+			k.kind = append(k.kind, strings.ToLower(kind))
+			k.kindNames = append(k.kindNames, kind)
+		}
+	}
+	if r.Future != nil {
+		keys++
+		k.future, k.futureNames = c.attributes(path+".future", r.Future)
+		k.futurePath = path + ".future"
 	}
 	if r.All != nil {
 		keys++
@@ -512,6 +885,24 @@ func (c *compiler) condition(path string, r *Condition) *cond {
 		c.add(path, "empty condition")
 	}
 	return k
+}
+
+// attributes checks a list of attribute names and returns them in lower
+// case and as configured.
+func (c *compiler) attributes(path string, list []string) (lower, names []string) {
+	if len(list) == 0 {
+		c.add(path, "empty list")
+	}
+	for i, a := range list {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			c.add(fmt.Sprintf("%s[%d]", path, i), "empty attribute name")
+			continue
+		}
+		lower = append(lower, strings.ToLower(a))
+		names = append(names, a)
+	}
+	return lower, names
 }
 
 // countRDNs returns the number of RDNs of dn, or 0 if dn is malformed: an

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -72,7 +73,7 @@ func TestDecodeStrict(t *testing.T) {
 // yaml tag, as the strict configuration decoder needs.
 func TestYAMLTags(t *testing.T) {
 	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	for _, v := range []any{Rules{}, Condition{}, FieldRule{}, BookRule{}} {
+	for _, v := range []any{Rules{}, Condition{}, FieldRule{}, BookRule{}, PhotoRule{}, Replace{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			f := typ.Field(i)
@@ -127,9 +128,93 @@ func TestCompileProblems(t *testing.T) {
 		{"from and parts", func(r *Rules) { r.Fields[1].From = []string{"cn"} },
 			[]Problem{{"fields[1]", "both from and parts set; use exactly one"}}},
 		{"neither from nor parts", func(r *Rules) { r.Fields[3].From = nil },
-			[]Problem{{"fields[3]", "neither from nor parts set; use exactly one"}}},
+			[]Problem{{"fields[3]", "none of from, parts, template and from_groups set; use exactly one"}}},
+		{"no parts", func(r *Rules) { r.Fields[1].Parts = nil },
+			[]Problem{{"fields[1]", "no parts set"}}},
+		{"from and template", func(r *Rules) { r.Fields[0].Template = "{givenName} {sn}" },
+			[]Problem{{"fields[0]", "both from and template set; use exactly one"}}},
+		{"template", func(r *Rules) { r.Fields[0].From, r.Fields[0].Template = nil, "{givenName} {sn}" }, nil},
+		{"template without reference", func(r *Rules) { r.Fields[0].From, r.Fields[0].Template = nil, "Jana" },
+			[]Problem{{"fields[0].template", "template references no attribute (write {attributeName})"}}},
+		{"template unclosed", func(r *Rules) { r.Fields[0].From, r.Fields[0].Template = nil, "{givenName} {sn" },
+			[]Problem{{"fields[0].template", "unclosed { at offset 12"}}},
+		{"template bad name", func(r *Rules) { r.Fields[0].From, r.Fields[0].Template = nil, "{given name}" },
+			[]Problem{{"fields[0].template", "{given name} is not an attribute name"}}},
+		{"template stray brace", func(r *Rules) { r.Fields[0].From, r.Fields[0].Template = nil, "{sn}}" },
+			[]Problem{{"fields[0].template", "unmatched } at offset 4 (write }} for a literal brace)"}}},
+		{"template on org", func(r *Rules) { r.Fields[2].Parts, r.Fields[2].Template = nil, "{o}" },
+			[]Problem{{"fields[2].template", "template does not apply to ORG"}}},
+		{"template with multi", func(r *Rules) { r.Fields[4].From, r.Fields[4].Template, r.Fields[4].Multi = nil, "{uid}@x.org", "all" },
+			[]Problem{{"fields[4].multi", "multi does not apply to a template: it yields one value"}}},
+		{"from_groups", func(r *Rules) {
+			r.Fields = append(r.Fields, FieldRule{Name: "teams", Property: "CATEGORIES", FromGroups: map[string]string{employees: "Staff"}})
+		}, nil},
+		{"from_groups problems", func(r *Rules) {
+			r.Fields = append(r.Fields, FieldRule{Name: "teams", Property: "TEL", FromGroups: map[string]string{
+				"employees": "Staff", "cn=x": "X", employees: " \x00 ",
+			}})
+		}, []Problem{
+			{"fields[8].from_groups", "from_groups does not apply to TEL"},
+			{"fields[8].from_groups.cn=employees,ou=groups,dc=nordlicht,dc=example", "empty value"},
+			{"fields[8].from_groups.cn=x", `"cn=x" is a single RDN, not a group DN`},
+			{"fields[8].from_groups.employees", `not a DN: "employees"`},
+		}},
+		{"adr", func(r *Rules) {
+			r.Fields = append(r.Fields, FieldRule{Name: "adr", Property: "ADR", Parts: []string{"postOfficeBox", "", "street", "l", "st", "postalCode", "c"}})
+		}, nil},
+		{"adr too many parts", func(r *Rules) {
+			r.Fields = append(r.Fields, FieldRule{Name: "adr", Property: "adr", Parts: []string{"a", "b", "c", "d", "e", "f", "g", "h"}})
+		}, []Problem{{"fields[8].parts", "ADR has at most 7 parts, got 8"}}},
+		{"impp", func(r *Rules) {
+			r.Fields = append(r.Fields, FieldRule{Name: "chat", Property: "IMPP", Template: "xmpp:{uid}@chat.example"})
+		}, nil},
+		{"title transform and max_length", func(r *Rules) {
+			r.Fields[3].Transform, r.Fields[3].MaxLength = []string{"collapse", "title"}, 20
+		}, nil},
+		{"negative max_length", func(r *Rules) { r.Fields[3].MaxLength = -1 },
+			[]Problem{{"fields[3].max_length", "-1 is negative"}}},
+		{"max_length with e164", func(r *Rules) { r.Fields[5].MaxLength = 10 },
+			[]Problem{{"fields[5].max_length", "max_length does not apply with e164: a cut number is a wrong number"}}},
+		{"max_length on photo", func(r *Rules) { r.Fields[7].MaxLength = 10 },
+			[]Problem{{"fields[7].max_length", "max_length does not apply to PHOTO"}}},
+		{"replace", func(r *Rules) { r.Fields[6].Replace = &Replace{Pattern: `\s*\(mobile\)$`} }, nil},
+		{"replace bad pattern", func(r *Rules) { r.Fields[6].Replace = &Replace{Pattern: `(a`, With: "x"} },
+			[]Problem{{"fields[6].replace.pattern", "invalid regular expression: error parsing regexp: missing closing ): `(a`"}}},
+		{"replace backreference is not RE2", func(r *Rules) { r.Fields[6].Replace = &Replace{Pattern: `(a)\1`} },
+			[]Problem{{"fields[6].replace.pattern", "invalid regular expression: error parsing regexp: invalid escape sequence: `\\1`"}}},
+		{"replace without pattern", func(r *Rules) { r.Fields[6].Replace = &Replace{With: "x"} },
+			[]Problem{{"fields[6].replace.pattern", "missing pattern"}}},
+		{"replace on photo", func(r *Rules) { r.Fields[7].Replace = &Replace{Pattern: "x"} },
+			[]Problem{{"fields[7].replace", "replace does not apply to PHOTO"}}},
+		{"photo limits", func(r *Rules) {
+			r.Photo = &PhotoRule{MaxSize: 512, MaxBytes: 65536, CacheSize: 10}
+			r.Fields[7].Photo = &PhotoRule{MaxSize: 96}
+		}, nil},
+		{"photo limits out of range", func(r *Rules) {
+			r.Photo = &PhotoRule{MaxSize: 8, MaxBytes: 1 << 21, CacheSize: -1}
+			r.Fields[7].Photo = &PhotoRule{MaxSize: 4096, MaxBytes: 100, CacheSize: 5}
+			r.Fields[3].Photo = &PhotoRule{}
+		}, []Problem{
+			{"photo.max_size", "8 is out of range (16 to 2048 pixels)"},
+			{"photo.max_bytes", "2097152 is out of range (2048 to 1048576 bytes)"},
+			{"photo.cache_size", "-1 is out of range (1 to 1048576, 0 for 4096)"},
+			{"fields[3].photo", "photo applies to PHOTO only, not TITLE"},
+			{"fields[7].photo.cache_size", "set the cache size in mapping.photo, not per field"},
+		}},
+		{"kind and future", func(r *Rules) {
+			r.Books[1].Include = &Condition{Kind: []string{"partner"}, Future: []string{"approvalExpiry"}}
+		}, nil},
+		{"kind and future empty", func(r *Rules) {
+			r.Books[1].Include = &Condition{Kind: []string{"partner", " "}, Future: []string{}}
+			r.Books[0].Include = &Condition{Kind: []string{}, Future: []string{""}}
+		}, []Problem{
+			{"books[0].include.kind", "empty list"},
+			{"books[0].include.future[0]", "empty attribute name"},
+			{"books[1].include.kind[1]", "empty kind"},
+			{"books[1].include.future", "empty list"},
+		}},
 		{"parts on text", func(r *Rules) { r.Fields[3].From, r.Fields[3].Parts = nil, []string{"title"} },
-			[]Problem{{"fields[3].parts", "parts are for N and ORG only, not TITLE"}}},
+			[]Problem{{"fields[3].parts", "parts are for N, ORG and ADR only, not TITLE"}}},
 		{"from on structured", func(r *Rules) { r.Fields[2].From, r.Fields[2].Parts = []string{"o"}, nil },
 			[]Problem{{"fields[2].from", "ORG takes parts, not from"}}},
 		{"too many parts", func(r *Rules) { r.Fields[1].Parts = []string{"sn", "givenName", "", "", "", "x"} },
@@ -301,6 +386,68 @@ func TestCountRDNs(t *testing.T) {
 	for _, tt := range tests {
 		if got := countRDNs(tt.dn); got != tt.want {
 			t.Errorf("countRDNs(%q) = %d, want %d", tt.dn, got, tt.want)
+		}
+	}
+}
+
+// TestAllKeys decodes testdata/all-keys.yaml strictly, compiles it, maps
+// a partner with it, and checks that the file uses every yaml key of the
+// rule types, so that the example cannot fall behind them.
+func TestAllKeys(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "all-keys.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeConfig(string(data))
+	if err != nil {
+		t.Fatalf("decode all-keys.yaml: %v", err)
+	}
+	m, problems := CompileWithOptions(&c.Mapping, &CompileOptions{Now: fixedClock})
+	if len(problems) > 0 {
+		t.Fatalf("Compile(all-keys.yaml) problems: %q", problems)
+	}
+	e := &dirbook.Entry{
+		ID:   "p1",
+		Kind: "partner",
+		Attrs: map[string][]string{
+			"cn": {"Piet Partner"}, "mobile": {"0171 2345678 (mobile)"}, "telephonenumber": {"040 123456"},
+			"dirbookapprovalexpiry": {"20301231235959Z"},
+		},
+		Groups: []string{"cn=approved-partners,ou=groups,dc=nordlicht,dc=example"},
+	}
+	res := m.Map(e)
+	if len(res.Cards) != 1 || res.Cards["partners"] == nil {
+		t.Fatalf("Map(partner) books = %v, want partners", keys(res.Cards))
+	}
+	for _, p := range res.Cards["partners"].Props {
+		if p.Value() == "+491712345678" {
+			t.Errorf("partners card has the mobile number")
+		}
+	}
+
+	var used []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i < len(n.Content); i += 2 {
+				used = append(used, n.Content[i].Value)
+			}
+		}
+		for _, child := range n.Content {
+			walk(child)
+		}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	walk(&doc)
+	for _, v := range []any{Rules{}, Condition{}, FieldRule{}, BookRule{}, PhotoRule{}, Replace{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			if tag := typ.Field(i).Tag.Get("yaml"); !slices.Contains(used, tag) {
+				t.Errorf("all-keys.yaml does not use %s.%s (%s)", typ.Name(), typ.Field(i).Name, tag)
+			}
 		}
 	}
 }

@@ -121,3 +121,46 @@ func hasLetter(s string) bool {
 	}
 	return false
 }
+
+// truncateRunes cuts s to at most n runes and trims a trailing space the
+// cut may leave.
+func truncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	count := 0
+	for i := range s {
+		if count == n {
+			return strings.TrimRight(s[:i], " ")
+		}
+		count++
+	}
+	return s
+}
+
+// titleCase upper-cases the first letter of each word and lower-cases
+// the other letters: a letter starts a word unless it follows a letter
+// or a digit ("o'brien-smith" becomes "O'Brien-Smith").
+func titleCase(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	inWord := false
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r):
+			if inWord {
+				b.WriteRune(unicode.ToLower(r))
+			} else {
+				b.WriteRune(unicode.ToTitle(r))
+			}
+			inWord = true
+		case unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+			b.WriteRune(r)
+			inWord = inWord || unicode.IsDigit(r)
+		default:
+			b.WriteRune(r)
+			inWord = false
+		}
+	}
+	return b.String()
+}

@@ -25,7 +25,7 @@ var reserved = map[string]bool{
 // KIND (4.0 only) and c's properties. version is "3.0" or "4.0"; any other
 // value is treated as "4.0". Text values are cleaned again (control
 // characters, invalid UTF-8, length), so a card from any source renders
-// safely; a backslash in a URL becomes %5C. PHOTO is base64 with
+// safely; a backslash in a URL or IMPP becomes %5C. PHOTO is base64 with
 // ENCODING=b in 3.0 and a data: URI in 4.0; the preferred flag is
 // TYPE=pref in 3.0 and PREF=1 in 4.0.
 func VCard(c *dirbook.Card, version string) vcard.Card {
@@ -68,7 +68,7 @@ func VCard(c *dirbook.Card, version string) vcard.Card {
 				// RFC 6350 dates are in ISO 8601 basic format.
 				f.Value = f.Value[:4] + f.Value[5:7] + f.Value[8:]
 			}
-		case vcard.FieldURL:
+		case vcard.FieldURL, vcard.FieldIMPP:
 			// A URI is not text: finish undoes go-vcard's escaping of
 			// commas, which needs the value free of backslashes (never
 			// valid in a URI anyway).
@@ -80,7 +80,7 @@ func VCard(c *dirbook.Card, version string) vcard.Card {
 			continue
 		}
 		for _, t := range p.Types {
-			if t = strings.ToLower(t); typePattern.MatchString(t) {
+			if t = strings.ToLower(t); validType(t) {
 				addParam(f, vcard.ParamType, t)
 			}
 		}
@@ -106,12 +106,15 @@ func addParam(f *vcard.Field, k, v string) {
 }
 
 // structuredValue joins the cleaned components of N, ORG or ADR with ';'.
-// N always has its five components. It returns "" when every component
-// is empty.
+// N always has its five components, ADR its seven. It returns "" when
+// every component is empty.
 func structuredValue(name string, comps []string) string {
 	n := len(comps)
-	if name == vcard.FieldName {
+	switch name {
+	case vcard.FieldName:
 		n = maxNParts
+	case vcard.FieldAddress:
+		n = maxADRParts
 	}
 	out := make([]string, n)
 	empty := true
@@ -144,8 +147,9 @@ func validName(name string) bool {
 // Encode renders c as a vCard of the given version ("3.0" or "4.0") with
 // go-vcard's encoder: CRLF line ends, properties sorted by name after
 // VERSION, lines folded at 75 octets. The output is the same bytes for the
-// same card. Commas in URI values (URL, the data: URI of a 4.0 PHOTO) are
-// written as they are: a URI is not text and clients do not unescape it.
+// same card. Commas in URI values (URL, IMPP, the data: URI of a 4.0
+// PHOTO) are written as they are: a URI is not text and clients do not
+// unescape it.
 func Encode(c *dirbook.Card, version string) ([]byte, error) {
 	if version != "3.0" && version != "4.0" {
 		return nil, fmt.Errorf("mapping: unsupported vcard version %q", version)
@@ -154,10 +158,26 @@ func Encode(c *dirbook.Card, version string) ([]byte, error) {
 		return nil, errors.New("mapping: encode nil card")
 	}
 	var buf bytes.Buffer
+	buf.Grow(encodedSize(c))
 	if err := vcard.NewEncoder(&buf).Encode(VCard(c, version)); err != nil {
 		return nil, fmt.Errorf("mapping: encode card %s: %w", c.UID, err)
 	}
 	return finish(buf.Bytes()), nil
+}
+
+// encodedSize estimates the size of c encoded, before folding.
+func encodedSize(c *dirbook.Card) int {
+	n := 96 + len(c.UID)
+	for _, p := range c.Props {
+		n += 32 + len(p.Name) + 8*len(p.Types)
+		for _, v := range p.Values {
+			n += len(v) + 1
+		}
+		if p.Name == vcard.FieldPhoto {
+			n += len(p.Value())/3 + 48 // base64
+		}
+	}
+	return n
 }
 
 var (
@@ -167,8 +187,9 @@ var (
 )
 
 // uriProps names the properties whose values are URIs, not text, in the
-// vCards Encode writes: PHOTO (a data: URI in 4.0, base64 in 3.0) and URL.
-var uriProps = [][]byte{[]byte("PHOTO"), []byte("URL")}
+// vCards Encode writes: PHOTO (a data: URI in 4.0, base64 in 3.0), URL and
+// IMPP.
+var uriProps = [][]byte{[]byte("PHOTO"), []byte("URL"), []byte("IMPP")}
 
 // finish folds the lines go-vcard wrote and undoes its escaping of commas
 // in URI values (go-vcard escapes commas in every value, but clients take

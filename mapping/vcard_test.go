@@ -18,18 +18,46 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// goldenRules extends the demo rules with fields the demo does not use.
+// goldenRules extends the demo rules with fields the demo does not use,
+// an opt-out, and a partners book for approved partners only.
 func goldenRules() *Rules {
 	r := demoRules()
+	r.Exclude = &Condition{Any: []Condition{
+		{Has: []string{"pwdAccountLockedTime"}},
+		{Equals: map[string]string{"dirbookHidden": "TRUE"}},
+	}}
 	r.Fields[4].Pref = true
 	r.Fields = append(r.Fields,
 		FieldRule{Name: "note", Property: "NOTE", From: []string{"description"}},
 		FieldRule{Name: "bday", Property: "BDAY", From: []string{"birthDate"}},
 		FieldRule{Name: "web", Property: "URL", From: []string{"labeledURI"}, Types: []string{"work"}},
 		FieldRule{Name: "dept", Property: "X-DEPARTMENT", From: []string{"departmentNumber"}},
+		FieldRule{Name: "adr", Property: "ADR", Parts: []string{"postOfficeBox", "", "street", "l", "st", "postalCode", "c"}, Types: []string{"work"}},
+		FieldRule{Name: "chat", Property: "IMPP", Template: "xmpp:{uid}@chat.nordlicht.example"},
+		FieldRule{Name: "units", Property: "CATEGORIES", From: []string{"ou"}, Transform: []string{"title"}, MaxLength: 32},
+		FieldRule{Name: "teams", Property: "CATEGORIES", FromGroups: map[string]string{
+			employees: "Nordlicht",
+			partners:  "Partner",
+		}},
 	)
-	r.Books[0].Fields = append(r.Books[0].Fields, "note", "bday", "web", "dept")
+	r.Books[0].Fields = append(r.Books[0].Fields, "note", "bday", "web", "dept", "adr", "chat", "units", "teams")
+	r.Books[1].Include = &Condition{All: []Condition{
+		{Kind: []string{"partner"}},
+		{MemberOf: []string{partners}},
+		{Future: []string{"dirbookApprovalExpiry"}},
+	}}
+	r.Books[1].Fields = append(r.Books[1].Fields, "adr", "teams")
 	return r
+}
+
+// goldenMapper compiles goldenRules with the fixed test clock.
+func goldenMapper(tb testing.TB) *Mapper {
+	tb.Helper()
+	m, problems := CompileWithOptions(goldenRules(), &CompileOptions{Now: fixedClock})
+	if len(problems) > 0 {
+		tb.Fatalf("Compile() problems: %v", problems)
+	}
+	return m
 }
 
 func goldenCard(tb testing.TB) *dirbook.Card {
@@ -39,7 +67,11 @@ func goldenCard(tb testing.TB) *dirbook.Card {
 	e.Attrs["birthdate"] = []string{"1984-02-29"}
 	e.Attrs["labeleduri"] = []string{"https://nordlicht.example/~jdoe?a=1,2"}
 	e.Attrs["departmentnumber"] = []string{"4711"}
-	card := mustCompile(tb, goldenRules()).Map(e).Cards["colleagues"]
+	e.Attrs["street"] = []string{"Hafenstraße 1"}
+	e.Attrs["l"] = []string{"Hamburg"}
+	e.Attrs["postalcode"] = []string{"20457"}
+	e.Attrs["c"] = []string{"DE"}
+	card := goldenMapper(tb).Map(e).Cards["colleagues"]
 	if card == nil {
 		tb.Fatal("golden person has no colleagues card")
 	}
@@ -130,10 +162,16 @@ func checkRoundTrip(tb testing.TB, card *dirbook.Card) {
 				if !reflect.DeepEqual(decoded, p.Values) {
 					tb.Errorf("decoded %s N = %q, want %q", version, decoded, p.Values)
 				}
-			case "URL":
+			case "URL", "IMPP":
 				want := strings.ReplaceAll(cleanText(p.Value()), `\`, "%5C")
-				if !slices.Contains(got.Values(vcard.FieldURL), want) {
-					tb.Errorf("decoded %s URL = %q, want %q", version, got.Values(vcard.FieldURL), want)
+				if !slices.Contains(got.Values(p.Name), want) {
+					tb.Errorf("decoded %s %s = %q, want %q", version, p.Name, got.Values(p.Name), want)
+				}
+			case "ADR":
+				if !slices.ContainsFunc(got[vcard.FieldAddress], func(f *vcard.Field) bool {
+					return reflect.DeepEqual(strings.Split(f.Value, ";"), structuredComponents(p.Values, maxADRParts))
+				}) {
+					tb.Errorf("decoded %s ADR = %q, want %q", version, got.Values(vcard.FieldAddress), p.Values)
 				}
 			case "PHOTO":
 				f := got.Get(vcard.FieldPhoto)
