@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	promcollectors "github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
 
 	"github.com/dirbook/dirbook"
 	"github.com/dirbook/dirbook/carddav"
-	"github.com/dirbook/dirbook/ldap"
 	"github.com/dirbook/dirbook/mapping"
 	dirsync "github.com/dirbook/dirbook/sync"
 )
@@ -32,24 +34,6 @@ type app struct {
 	log    *slog.Logger
 }
 
-// sources builds the configured sources.
-func (c *Config) sources() ([]dirsync.Source, error) {
-	var out []dirsync.Source
-	for _, s := range c.Sources {
-		src, err := ldap.NewLDIF(c.resolve(s.LDIF), &ldap.LDIFOptions{
-			Name:        s.Name,
-			Base:        s.Base,
-			Filter:      s.Filter,
-			IDAttribute: s.IDAttribute,
-		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, src)
-	}
-	return out, nil
-}
-
 // open loads the configuration and opens the store; readOnly opens it
 // shared, for dry runs beside a running server.
 func open(path string, readOnly bool, log *slog.Logger) (*app, error) {
@@ -61,7 +45,7 @@ func open(path string, readOnly bool, log *slog.Logger) (*app, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("config: mapping: %w", problems[0]) // LoadConfig reported them all already
 	}
-	srcs, err := cfg.sources()
+	srcs, err := cfg.sources(m.Attributes())
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +92,7 @@ func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	m, _ := mapping.Compile(&cfg.Mapping)
-	srcs, err := cfg.sources()
+	srcs, err := cfg.sources(m.Attributes())
 	if err != nil {
 		return err
 	}
@@ -215,10 +199,23 @@ SIGTERM.`)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	handler := carddav.NewHandler(a.store, auth, &carddav.Options{Logger: log})
+	// No WriteTimeout: a whole-book multiget streams tens of megabytes to
+	// a slow phone; the handler bounds what it reads instead.
 	srv := &http.Server{
-		Handler:           carddav.NewHandler(a.store, auth, &carddav.Options{Logger: log}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if a.cfg.MetricsListen != "" {
+		stopMetrics, err := serveMetrics(a.cfg.MetricsListen, handler.Collectors(), log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics()
 	}
 
 	// The first sync runs before serving starts, so a client never sees an
@@ -253,6 +250,26 @@ SIGTERM.`)
 	<-loopDone
 	log.Info("stopped")
 	return err
+}
+
+// serveMetrics serves /metrics on addr until the returned function is called.
+func serveMetrics(addr string, collectors []prometheus.Collector, log *slog.Logger) (func(), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors...)
+	reg.MustRegister(promcollectors.NewGoCollector(), promcollectors.NewProcessCollector(promcollectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return func() { srv.Close() }, nil
 }
 
 func loginNames(cfg *Config) string {

@@ -24,6 +24,9 @@ import (
 type Config struct {
 	// Listen is the address serve listens on.
 	Listen string `yaml:"listen"`
+	// MetricsListen is the address of the Prometheus /metrics endpoint;
+	// empty turns it off. Keep it on loopback or an admin network.
+	MetricsListen string `yaml:"metrics_listen"`
 	// Store says where published revisions are kept.
 	Store StoreConfig `yaml:"store"`
 	// Sources are read in order; an earlier source wins for a duplicate ID.
@@ -45,13 +48,39 @@ type StoreConfig struct {
 	Path string `yaml:"path"`
 }
 
-// SourceConfig is one directory source.
+// SourceConfig is one directory source: an LDIF file (ldif) or an LDAP or
+// Active Directory server (url).
 type SourceConfig struct {
-	Name        string `yaml:"name"`
-	LDIF        string `yaml:"ldif"`
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"`
+
+	LDIF string `yaml:"ldif"`
+
+	URL               string        `yaml:"url"`
+	StartTLS          bool          `yaml:"start_tls"`
+	CAFile            string        `yaml:"ca_file"`
+	CertFile          string        `yaml:"cert_file"`
+	KeyFile           string        `yaml:"key_file"`
+	AllowInsecureBind bool          `yaml:"allow_insecure_bind"`
+	BindDN            string        `yaml:"bind_dn"`
+	BindPasswordFile  string        `yaml:"bind_password_file"`
+	BindPasswordEnv   string        `yaml:"bind_password_env"`
+	Anonymous         bool          `yaml:"anonymous"`
+	Scope             string        `yaml:"scope"`
+	Attributes        []string      `yaml:"attributes"`
+	PageSize          int           `yaml:"page_size"`
+	Timeout           time.Duration `yaml:"timeout"`
+	GroupBase         string        `yaml:"group_base"`
+	GroupFilter       string        `yaml:"group_filter"`
+	ActiveDirectory   bool          `yaml:"active_directory"`
+	IncludeDisabled   bool          `yaml:"include_disabled"`
+
 	Base        string `yaml:"base"`
 	Filter      string `yaml:"filter"`
 	IDAttribute string `yaml:"id_attribute"`
+
+	// bindPassword is read from BindPasswordFile or BindPasswordEnv.
+	bindPassword ldap.Secret
 }
 
 // SyncConfig configures the sync schedule.
@@ -424,14 +453,7 @@ func (c *Config) validate(f *configFile) {
 			f.add(k+".name", "source name %q is used twice", s.Name)
 		}
 		names[s.Name] = true
-		if _, err := ldap.NewLDIF(c.resolve(s.LDIF), &ldap.LDIFOptions{Name: s.Name, Base: s.Base, Filter: s.Filter, IDAttribute: s.IDAttribute}); err != nil {
-			f.add(k+".filter", "%s", strings.TrimPrefix(err.Error(), "ldap: "))
-		}
-		if s.LDIF == "" {
-			f.add(k+".ldif", "required: the LDIF file to read (LDAP servers come with the ldap key)")
-		} else if _, err := os.Stat(c.resolve(s.LDIF)); err != nil {
-			f.add(k+".ldif", "cannot read %q: %v", s.LDIF, errors.Unwrap(err))
-		}
+		c.checkSource(f, k, &c.Sources[i])
 	}
 	if c.Sync.Interval < 0 {
 		f.add("sync.interval", "must not be negative")
