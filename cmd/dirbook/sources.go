@@ -59,10 +59,14 @@ func (c *Config) checkSource(f *configFile, k string, s *SourceConfig) {
 		}
 		s.bindPassword = ldap.Secret(v)
 	}
-	if s.BindDN != "" && s.bindPassword == "" && len(f.problems) == 0 {
-		f.add(k+".bind_dn", "a bind DN needs bind_password_file or bind_password_env (passwords never stand in the file itself)")
+	check := *s
+	if s.BindDN != "" && s.bindPassword == "" {
+		if s.BindPasswordFile == "" && s.BindPasswordEnv == "" {
+			f.add(k+".bind_dn", "a bind DN needs bind_password_file or bind_password_env (passwords never stand in the file itself)")
+		}
+		check.bindPassword = "placeholder" // check the other settings
 	}
-	if _, err := s.server(c, nil); err != nil {
+	if _, err := check.server(c, nil); err != nil {
 		f.add(k, "%s", strings.TrimPrefix(err.Error(), "ldap: "))
 	}
 }
