@@ -59,7 +59,13 @@ func (c *Config) checkSource(f *configFile, k string, s *SourceConfig) {
 		}
 		s.bindPassword = ldap.Secret(v)
 	}
+	switch s.Scope {
+	case "", "sub", "one", "base":
+	default:
+		f.add(k+".scope", "want sub, one or base, got %q", s.Scope)
+	}
 	check := *s
+	check.Scope = ""
 	if s.BindDN != "" && s.bindPassword == "" {
 		if s.BindPasswordFile == "" && s.BindPasswordEnv == "" {
 			f.add(k+".bind_dn", "a bind DN needs bind_password_file or bind_password_env (passwords never stand in the file itself)")
