@@ -101,6 +101,24 @@ type Options struct {
 	// IncludeDisabled keeps disabled Active Directory accounts usable.
 	// If false, they are emitted with Invalid "disabled account".
 	IncludeDisabled bool
+	// Feed selects how Poll and Watch learn changes (see feed.go):
+	// FeedSyncrepl (RFC 4533 content sync, OpenLDAP), the Active
+	// Directory modes, or FeedNone (Poll and Watch return an error
+	// wrapping ErrNoFeed, so the caller reads the whole directory). If
+	// empty, FeedSyncrepl is used, or the Active Directory default with
+	// ActiveDirectory.
+	Feed string
+	// ADPollInterval is how often Watch polls an Active Directory server,
+	// which pushes no changes. If 0, DefaultADPollInterval is used.
+	ADPollInterval time.Duration
+	// ADReconcileInterval is the longest an Active Directory feed goes
+	// without a full read: a Poll later than this after the last full read
+	// reads every person and reports full. Full reads find what the feed
+	// cannot see: people moved out of the base, and deletions when the
+	// account may not list the Deleted Objects container (see ad.go for
+	// the rights each feed needs). If 0, DefaultADReconcileInterval is
+	// used.
+	ADReconcileInterval time.Duration
 }
 
 // Source reads people from an LDAP or Active Directory server. Every Read
@@ -129,6 +147,12 @@ type Source struct {
 	groupFilter string
 	ad          bool
 	disabledOK  bool
+	feed        string // Options.Feed as given
+
+	// The Active Directory feeds (ad.go).
+	adPollInterval time.Duration
+	adReconcile    time.Duration
+	adMem          adMemory
 }
 
 // New returns a source reading the server opts describe. It checks the
@@ -221,6 +245,13 @@ func New(opts *Options) (*Source, error) {
 		}
 	}
 	s.attrs = s.personAttributes(opts.Attributes)
+	if err := s.setFeed(opts.Feed); err != nil {
+		return nil, err
+	}
+	if opts.ADPollInterval < 0 || opts.ADReconcileInterval < 0 {
+		return nil, errors.New("ldap: the Active Directory poll and reconcile intervals must not be negative")
+	}
+	s.adPollInterval, s.adReconcile = opts.ADPollInterval, opts.ADReconcileInterval
 
 	switch {
 	case opts.PageSize < 0:
@@ -353,32 +384,36 @@ func (s *Source) Read(ctx context.Context, emit func(*dirbook.Entry) error) erro
 		return err
 	}
 
-	idKey := strings.ToLower(s.idAttr)
 	req = goldap.NewSearchRequest(s.base, s.scope, goldap.NeverDerefAliases,
 		0, 0, false, s.filter, s.attrs, nil)
 	return s.search(ctx, c, req, func(e *goldap.Entry) error {
 		if err := completeRanges(c, e); err != nil {
 			return fmt.Errorf("ldap: read %s at %s: %w", e.DN, s.url, err)
 		}
-		attrs := entryAttrs(e)
-		ent := &dirbook.Entry{
-			ID:     identity(s.idAttr, attrs[idKey]),
-			DN:     readableDN(e.DN),
-			Source: s.name,
-			Attrs:  attrs,
-			Groups: groups.groups(e.DN, attrs["uid"], attrs["memberof"]),
-		}
-		switch {
-		case ent.ID == "":
-			ent.Invalid = "no " + s.idAttr
-		case s.ad && !s.disabledOK && disabled(attrs):
-			ent.Invalid = "disabled account"
-		}
-		if err := emit(ent); err != nil {
+		if err := emit(s.makeEntry(e, groups)); err != nil {
 			return fmt.Errorf("ldap: read %s: %w", s.url, err)
 		}
 		return nil
 	})
+}
+
+// makeEntry returns the person e, with the memberships groups resolves.
+func (s *Source) makeEntry(e *goldap.Entry, groups *groupIndex) *dirbook.Entry {
+	attrs := entryAttrs(e)
+	ent := &dirbook.Entry{
+		ID:     identity(s.idAttr, attrs[strings.ToLower(s.idAttr)]),
+		DN:     readableDN(e.DN),
+		Source: s.name,
+		Attrs:  attrs,
+		Groups: groups.groups(e.DN, attrs["uid"], attrs["memberof"]),
+	}
+	switch {
+	case ent.ID == "":
+		ent.Invalid = "no " + s.idAttr
+	case s.ad && !s.disabledOK && disabled(attrs):
+		ent.Invalid = "disabled account"
+	}
+	return ent
 }
 
 // search runs req as a paged search and calls fn for every entry of each

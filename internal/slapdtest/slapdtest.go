@@ -66,6 +66,14 @@ type Options struct {
 	// slapd does when its configuration sets only "sizelimit N". If false,
 	// paged searches are unlimited (size.prtotal=unlimited).
 	LimitPaged bool
+	// SessionLog is the number of operations syncprov's session log keeps
+	// (syncprov-sessionlog), from which a content sync learns deletions.
+	// If 0, 1000 is used; if negative, there is no session log and
+	// deletions are implied by absence from the present phase.
+	SessionLog int
+	// NoSyncprov leaves the syncprov overlay off the database: the server
+	// then refuses content sync. If false, syncprov is on.
+	NoSyncprov bool
 }
 
 // Server is a running slapd.
@@ -130,6 +138,10 @@ func Start(tb testing.TB, opts *Options) *Server {
 	if limit <= 0 {
 		limit = 500
 	}
+	sessionLog := opts.SessionLog
+	if sessionLog == 0 {
+		sessionLog = 1000
+	}
 	var conf bytes.Buffer
 	err := confTemplate.Execute(&conf, map[string]any{
 		"Dir":        dir,
@@ -140,6 +152,8 @@ func Start(tb testing.TB, opts *Options) *Server {
 		"AdminPW":    s.AdminPassword,
 		"Limit":      limit,
 		"LimitPaged": opts.LimitPaged,
+		"SessionLog": sessionLog,
+		"NoSyncprov": opts.NoSyncprov,
 	})
 	if err != nil {
 		tb.Fatalf("slapdtest: slapd.conf: %v", err)
@@ -399,10 +413,10 @@ access to attrs=userPassword by self write by anonymous auth by * none
 access to * by * read
 
 overlay memberof
-overlay syncprov
+{{if not .NoSyncprov}}overlay syncprov
 syncprov-checkpoint 100 10
-syncprov-sessionlog 1000
-`))
+{{if gt .SessionLog 0}}syncprov-sessionlog {{.SessionLog}}
+{{end}}{{end}}`))
 
 // adSchema defines the Active Directory attributes tests use, with
 // Active Directory's OIDs, on an auxiliary class.
