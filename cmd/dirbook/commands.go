@@ -71,13 +71,23 @@ func open(path string, readOnly bool, log *slog.Logger) (*app, error) {
 }
 
 func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := flagSet(env, "check", "--config FILE", "Validates the configuration (every problem at once, with file, line and key)\nand reads the directory once. Exit status 0 when all is well, 1 otherwise.")
+	fs := flagSet(env, "check", "--config FILE [--probe[=N]]", `Validates the configuration (every problem at once, with file, line and key)
+and reads the directory once, warning about rules that match nobody and
+attributes the rules read that no entry has. With --probe=N, only the first
+N entries of each source are read: a quick look at a large directory.
+Exit status 0 when the configuration is valid and the directory readable
+(warnings included), 1 otherwise.`)
 	configPath := fs.StringP("config", "c", "", "configuration file (required)")
+	probe := fs.Int("probe", 0, "read only a sample of N entries per source (--probe alone: 1000)")
+	fs.Lookup("probe").NoOptDefVal = "1000"
 	if err := parseFlags(env, fs, args); err != nil {
 		return err
 	}
 	if *configPath == "" {
 		return usageError(env, fs, "--config is required")
+	}
+	if *probe < 0 {
+		return usageError(env, fs, "--probe wants a positive number of entries")
 	}
 	cfg, err := LoadConfig(*configPath)
 	if err != nil {
@@ -97,7 +107,11 @@ func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	var people, invalid int
+	inBook := map[string]int{}
+	readers := map[string]int{}
+	seen := map[string]bool{}
 	for i, src := range srcs {
+		n := 0
 		err := src.Read(ctx, func(e *dirbook.Entry) error {
 			if e.Invalid != "" {
 				invalid++
@@ -105,11 +119,40 @@ func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
 				return nil
 			}
 			people++
+			for name := range e.Attrs {
+				seen[name] = true
+			}
+			for id := range m.Map(e).Cards {
+				inBook[id]++
+			}
+			for _, id := range m.Readable(e) {
+				readers[id]++
+			}
+			if n++; *probe > 0 && n >= *probe {
+				return errFound
+			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errFound) {
 			fmt.Fprintf(env.stdout, "source %s: %v\n", cfg.Sources[i].Name, err)
 			return &exitError{codeError}
+		}
+	}
+	sample := ""
+	if *probe > 0 {
+		sample = " in the sample"
+	}
+	for _, attr := range m.Attributes() {
+		if !seen[strings.ToLower(attr)] {
+			fmt.Fprintf(env.stdout, "warning: no entry%s has the attribute %s that the rules read\n", sample, attr)
+		}
+	}
+	for _, b := range m.Books() {
+		if inBook[b.ID] == 0 {
+			fmt.Fprintf(env.stdout, "warning: book %s: include matches nobody%s\n", b.ID, sample)
+		}
+		if readers[b.ID] == 0 {
+			fmt.Fprintf(env.stdout, "warning: book %s: readers matches nobody%s (app-password logins see it only if their person matches)\n", b.ID, sample)
 		}
 	}
 	fmt.Fprintf(env.stdout, "OK: %d source(s), %d book(s), %d people read", len(srcs), len(m.Books()), people)

@@ -36,6 +36,7 @@ Commands:
   serve          sync on a schedule and serve the address books over CardDAV
   sync           read the directory once and publish the changes (--dry-run: only show them)
   check          validate the configuration and read the directory once
+  show           preview one person: which books, why, and the exact vCards
   hash-password  read a password on stdin and print its bcrypt hash for app_passwords
 
 Run "dirbook <command> --help" for the flags of a command.
@@ -61,6 +62,7 @@ var commands = []command{
 	{"serve", "sync on a schedule and serve the address books over CardDAV", runServe},
 	{"sync", "read the directory once and publish the changes", runSync},
 	{"check", "validate the configuration and read the directory once", runCheck},
+	{"show", "preview one person: their books, why, and the vCards they get", runShow},
 	{"hash-password", "print the bcrypt hash of a password read from stdin", runHashPassword},
 }
 
