@@ -36,6 +36,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -61,6 +62,13 @@ type Authenticator interface {
 	// or unknown credentials give an error wrapping dirbook.ErrUnauthorized;
 	// any other error means the credentials could not be checked.
 	Authenticate(ctx context.Context, user, password string) (login string, err error)
+}
+
+// addrAuthenticator is an Authenticator that also takes the client's
+// address, so that failed logins can be limited per address. The handler
+// uses it when its Authenticator has the method.
+type addrAuthenticator interface {
+	AuthenticateFrom(ctx context.Context, user, password, remoteAddr string) (login string, err error)
 }
 
 // Options configures a Handler.
@@ -290,7 +298,17 @@ func (h *Handler) serve(ex *exchange) {
 		h.unauthorized(w)
 		return
 	}
-	login, err := h.auth.Authenticate(r.Context(), user, password)
+	var login string
+	var err error
+	if aa, ok := h.auth.(addrAuthenticator); ok {
+		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
+		if splitErr != nil {
+			host = r.RemoteAddr
+		}
+		login, err = aa.AuthenticateFrom(r.Context(), user, password, host)
+	} else {
+		login, err = h.auth.Authenticate(r.Context(), user, password)
+	}
 	switch {
 	case errors.Is(err, dirbook.ErrUnauthorized), err == nil && login == "":
 		ex.kind = kindUnauthorized

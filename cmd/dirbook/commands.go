@@ -226,11 +226,7 @@ SIGTERM.`)
 	}
 	defer a.store.Close()
 
-	aps := make([]carddav.AppPassword, len(a.cfg.Auth.AppPasswords))
-	for i, ap := range a.cfg.Auth.AppPasswords {
-		aps[i] = carddav.AppPassword{User: ap.User, Hash: ap.Hash}
-	}
-	auth, err := carddav.NewAppPasswords(aps, nil)
+	auth, err := newLogins(a.cfg)
 	if err != nil {
 		return err
 	}

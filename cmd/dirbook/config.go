@@ -93,6 +93,33 @@ type AuthConfig struct {
 	LoginAttribute   string              `yaml:"login_attribute"`
 	AppPasswords     []AppPasswordConfig `yaml:"app_passwords"`
 	AppPasswordsFile string              `yaml:"app_passwords_file"`
+	LDAP             *LDAPLoginConfig    `yaml:"ldap"`
+	RateLimit        RateLimitConfig     `yaml:"rate_limit"`
+}
+
+// LDAPLoginConfig lets people log in with their directory password,
+// verified by a bind as the user.
+type LDAPLoginConfig struct {
+	// Source names the source whose server, TLS settings and bind account
+	// are used to find the user.
+	Source string `yaml:"source"`
+	// UserBase is where users are searched; empty: the source's base.
+	UserBase string `yaml:"user_base"`
+	// UserScope is sub (default), one or base.
+	UserScope string `yaml:"user_scope"`
+	// UserFilter finds the user; {login} stands for the escaped login.
+	UserFilter string `yaml:"user_filter"`
+	// CacheTTL is how long a verified password is remembered.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// CacheSize is how many verified logins are remembered.
+	CacheSize int `yaml:"cache_size"`
+}
+
+// RateLimitConfig limits failed logins.
+type RateLimitConfig struct {
+	MaxUserFailures    int           `yaml:"max_user_failures"`
+	MaxAddressFailures int           `yaml:"max_address_failures"`
+	Window             time.Duration `yaml:"window"`
 }
 
 // AppPasswordConfig is one device's password.
@@ -466,6 +493,10 @@ func (c *Config) validate(f *configFile) {
 	c.Auth.AppPasswords = checkAppPasswords(f, c.Auth.AppPasswords, "auth.app_passwords", c.Auth.LoginAttribute)
 	if c.Auth.AppPasswordsFile != "" {
 		c.loadAppPasswords(f)
+	}
+	c.checkLDAPLogin(f)
+	if c.Auth.RateLimit.MaxUserFailures < 0 || c.Auth.RateLimit.MaxAddressFailures < 0 || c.Auth.RateLimit.Window < 0 {
+		f.add("auth.rate_limit", "limits must not be negative")
 	}
 	if _, problems := mapping.Compile(&c.Mapping); len(problems) > 0 {
 		for _, p := range problems {
