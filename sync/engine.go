@@ -1,8 +1,11 @@
 // Package sync reads people from the configured sources, maps each entry to
 // the cards it yields per address book, plans the changes against the
-// published state (cards added, changed field by field, removed, and who may
-// read which book), and publishes a plan atomically as a new revision into
-// the store, a bbolt file that also keeps a log of each revision's changes.
+// published state (cards added, changed field by field, removed with a
+// reason, and who may read which book), checks the plan against the removal
+// limits, and publishes it atomically as a new revision into the store, a
+// bbolt file that also keeps the history sync tokens need (tombstones of
+// removed cards, a log of each revision's changes) for a retention period.
+// A Scheduler runs syncs at an interval, with backoff and triggers.
 //
 // Other packages import it as dirsync, since its name shadows the standard
 // library's sync.
@@ -16,6 +19,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dirbook/dirbook"
 	"github.com/dirbook/dirbook/mapping"
@@ -27,7 +31,8 @@ type Source interface {
 	Read(ctx context.Context, emit func(*dirbook.Entry) error) error
 }
 
-// Mapper turns entries into cards; *mapping.Mapper implements it.
+// Mapper turns entries into cards; *mapping.Mapper implements it. Map and
+// Readable are called from several goroutines at once.
 type Mapper interface {
 	// Books lists the configured books in configuration order.
 	Books() []dirbook.Book
@@ -57,6 +62,23 @@ type EngineOptions struct {
 	// Logger receives debug records with counts (never personal data). If
 	// nil, slog.Default() is used.
 	Logger *slog.Logger
+
+	// MaxRemovals refuses a plan that removes more than this many people
+	// (from at least one book each). If zero, there is no absolute limit.
+	MaxRemovals int
+	// MaxRemovalShare refuses a plan that removes more than this share of
+	// the published cards of any book: 0.1 is 10 %. If zero, 0.1 is used;
+	// 1 or more turns the share rule off.
+	MaxRemovalShare float64
+	// ShareFloor is how many removals from one book the share rule always
+	// allows, so that one person leaving a book of five needs no force. If
+	// zero, 3 is used; if negative, none.
+	ShareFloor int
+
+	// Progress, if not nil, is called with the counters of a running Plan
+	// or Apply, at most every 200 ms, and once more at its end (Done).
+	// It runs on the syncing goroutine and must return quickly.
+	Progress func(Progress)
 }
 
 // Engine plans and applies syncs from sources into a store.
@@ -67,12 +89,19 @@ type Engine struct {
 	users     []User
 	loginAttr string
 	log       *slog.Logger
+	limits    limits
+	progress  func(Progress)
+	now       func() time.Time
 }
 
 // NewEngine returns an engine reading sources in order, mapping entries with
 // m, and publishing into store.
 func NewEngine(store *Store, sources []Source, m Mapper, opts *EngineOptions) *Engine {
-	e := &Engine{store: store, sources: sources, mapper: m, loginAttr: "uid", log: slog.Default()}
+	e := &Engine{
+		store: store, sources: sources, mapper: m, loginAttr: "uid", log: slog.Default(),
+		limits: limits{share: defaultMaxRemovalShare, floor: defaultShareFloor},
+		now:    time.Now,
+	}
 	if opts != nil {
 		e.users = slices.Clone(opts.Users)
 		if opts.LoginAttribute != "" {
@@ -81,9 +110,23 @@ func NewEngine(store *Store, sources []Source, m Mapper, opts *EngineOptions) *E
 		if opts.Logger != nil {
 			e.log = opts.Logger
 		}
+		e.limits.maxRemovals = max(opts.MaxRemovals, 0)
+		if opts.MaxRemovalShare != 0 {
+			e.limits.share = opts.MaxRemovalShare
+		}
+		switch {
+		case opts.ShareFloor > 0:
+			e.limits.floor = opts.ShareFloor
+		case opts.ShareFloor < 0:
+			e.limits.floor = 0
+		}
+		e.progress = opts.Progress
 	}
 	return e
 }
+
+// Store returns the store the engine publishes into.
+func (e *Engine) Store() *Store { return e.store }
 
 // Log attribute keys.
 const (
@@ -102,26 +145,26 @@ type refusedError struct{ msg string }
 func (e *refusedError) Error() string { return e.msg }
 func (e *refusedError) Unwrap() error { return dirbook.ErrRefused }
 
-// person is one usable entry and what mapping made of it.
-type person struct {
-	entry  *dirbook.Entry
-	source string // the source's name
-	res    *mapping.Result
-}
-
 // Plan reads every source fully, maps the entries, and compares the result
 // with the store's current revision. A source error aborts the plan. When
 // two entries have the same ID, the earlier source in configuration order
 // takes precedence (within one source, the earlier entry) and the later one
 // is skipped. Plan refuses, with an error wrapping dirbook.ErrRefused, when
-// the sources returned no usable entry at all.
+// the sources returned no usable entry at all: an empty or failed read
+// never counts as everyone leaving. A plan that exceeds the removal limits
+// is returned with a non-nil Refusal.
 func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
+	pr := newProgress(e.progress, e.now)
+	defer pr.done()
 	st := e.store.state.Load()
 	base := st.rev
-	p := &Plan{Base: base.Number}
+	p := &Plan{Base: base.Number, storeID: base.StoreID}
+	pr.stage("read")
 
 	var people []*person
 	byID := make(map[string]*person)
+	mp := e.startMapping(ctx, base)
+	defer mp.stop()
 	for i, src := range e.sources {
 		name := sourceName(i, src)
 		n := 0
@@ -134,6 +177,8 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 			if en == nil {
 				return nil
 			}
+			pr.p.Read++
+			pr.tick()
 			source := cmp.Or(en.Source, name)
 			switch {
 			case en.Invalid != "":
@@ -146,6 +191,10 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 				ps := &person{entry: en, source: source}
 				byID[en.ID] = ps
 				people = append(people, ps)
+				if n%mapBatch == 0 {
+					pr.p.Mapped = int(mp.mapped.Load())
+				}
+				mp.add(ps)
 			}
 			return nil
 		})
@@ -165,6 +214,11 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 		return nil, &refusedError{msg}
 	}
 	p.Entries = len(people)
+	pr.stage("map")
+	mp.finish(pr)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sync: plan: %w", err)
+	}
 
 	books := e.mapper.Books()
 	// newCards[i] maps UID → person for book i.
@@ -172,16 +226,8 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	for i := range newCards {
 		newCards[i] = make(map[string]*person)
 	}
-	for n, ps := range people {
-		if n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("sync: plan: %w", err)
-			}
-		}
-		ps.res = e.mapper.Map(ps.entry)
-		if ps.res == nil {
-			ps.res = &mapping.Result{}
-		}
+	pr.stage("plan")
+	for _, ps := range people {
 		for _, w := range ps.res.Warnings {
 			p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: w.Field, Message: w.Message})
 		}
@@ -313,6 +359,7 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 		}
 	}
 	p.changes = ch
+	p.refusal = p.check(e.limits)
 	e.log.Debug("sync: planned", logRevision, p.Base, logEntries, p.Entries, logSkipped, len(p.Skipped),
 		logAdded, p.count(func(b *BookPlan) int { return len(b.Added) }),
 		logChanged, p.count(func(b *BookPlan) int { return len(b.Changed) }),
@@ -324,17 +371,10 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 // the entry whose login attribute equals the user's person. Users whose
 // person is missing or excluded read nothing.
 func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) map[string][]string {
-	want := make(map[string]bool, len(e.users))
-	for _, u := range e.users {
-		want[strings.ToLower(u.Person)] = true
-	}
-	found := make(map[string]*person, len(want))
+	found := make(map[string]*person, len(e.users))
 	for _, ps := range people {
-		for _, v := range ps.entry.Values(e.loginAttr) {
+		for _, v := range ps.logins {
 			k := strings.ToLower(v)
-			if !want[k] {
-				continue
-			}
 			if other := found[k]; other != nil && other != ps {
 				p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: e.loginAttr,
 					Message: fmt.Sprintf("%s %q is also the value of %s; logins for it use the first", e.loginAttr, v, other.entry.DN)})
@@ -360,7 +400,7 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) m
 			continue
 		}
 		var ids []string
-		for _, id := range e.mapper.Readable(ps.entry) {
+		for _, id := range ps.readable {
 			if configured[id] && !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
@@ -372,10 +412,34 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) m
 	return access
 }
 
-// Apply publishes p as a new revision and returns it. It refuses a plan
-// made against another revision than the store's current one. An empty plan
-// publishes nothing and returns the current revision.
+// ApplyOptions configures Engine.ApplyWith.
+type ApplyOptions struct {
+	// Force applies a plan that the removal limits refuse. If false, such
+	// a plan is refused unless ApprovedID names it.
+	Force bool
+	// ApprovedID lets exactly the plan with this ID (Plan.ID) through the
+	// removal limits: the plan an operator reviewed in a dry run. A plan
+	// that changed since, or that the limits do not refuse, is not
+	// affected. If empty, nothing is approved.
+	ApprovedID string
+}
+
+// Apply is ApplyWith without options: a plan the removal limits refuse is
+// refused.
 func (e *Engine) Apply(ctx context.Context, p *Plan) (*dirbook.Revision, error) {
+	return e.ApplyWith(ctx, p, nil)
+}
+
+// ApplyWith publishes p as a new revision and returns it. It refuses a plan
+// made against another revision than the store's current one. A plan the
+// removal limits refuse (p.Refusal() != nil) is refused as a whole, with the
+// *Refusal as error (wrapping dirbook.ErrRefused), unless opts forces or
+// approves it. An empty plan publishes nothing and returns the current
+// revision.
+func (e *Engine) ApplyWith(ctx context.Context, p *Plan, opts *ApplyOptions) (*dirbook.Revision, error) {
+	if opts == nil {
+		opts = &ApplyOptions{}
+	}
 	cur := e.store.Current()
 	if p == nil || p.changes == nil {
 		return nil, fmt.Errorf("sync: apply: no plan")
@@ -386,11 +450,20 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (*dirbook.Revision, error) 
 	if p.Empty() {
 		return cur, nil
 	}
-	return e.store.Publish(ctx, p.changes)
+	if r := p.Refusal(); r != nil && !opts.Force && opts.ApprovedID != r.PlanID {
+		if opts.ApprovedID != "" {
+			return nil, fmt.Errorf("%w (the approved plan %s is not this plan)", r, oneLine(opts.ApprovedID))
+		}
+		return nil, r
+	}
+	pr := newProgress(e.progress, e.now)
+	pr.stage("publish")
+	defer pr.done()
+	return e.store.publish(ctx, p.changes, pr.published)
 }
 
-// Sync plans and applies one sync, and returns the current revision
-// afterwards.
+// Sync plans and applies one sync with Apply, and returns the current
+// revision afterwards.
 func (e *Engine) Sync(ctx context.Context) (*dirbook.Revision, error) {
 	p, err := e.Plan(ctx)
 	if err != nil {

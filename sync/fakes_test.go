@@ -45,10 +45,13 @@ func (s *fakeSource) Read(ctx context.Context, emit func(*dirbook.Entry) error) 
 // fakeMapper is a small fixed rule set: staff are in colleagues with every
 // field and partners are in partners with name and mail only; staff read
 // both books, partners read partners; entries with pwdaccountlockedtime are
-// excluded. Card UIDs are the entry ID with prefix.
+// excluded; when dropUnder is set, entries below that DN are in no book
+// (as if an OU were removed from the book rules). Card UIDs are the entry
+// ID with prefix.
 type fakeMapper struct {
-	books  []dirbook.Book
-	prefix string
+	books     []dirbook.Book
+	prefix    string
+	dropUnder string
 }
 
 func newFakeMapper() *fakeMapper {
@@ -68,6 +71,9 @@ func (m *fakeMapper) has(id string) bool {
 
 func (m *fakeMapper) Map(e *dirbook.Entry) *mapping.Result {
 	res := &mapping.Result{Cards: map[string]*dirbook.Card{}}
+	if m.dropUnder != "" && strings.HasSuffix(dirbook.NormalizeDN(e.DN), ","+m.dropUnder) {
+		return res
+	}
 	if len(e.Values("pwdAccountLockedTime")) > 0 {
 		res.Excluded = "excluded by mapping.exclude: has pwdAccountLockedTime"
 		return res

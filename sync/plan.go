@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/dirbook/dirbook"
@@ -35,73 +36,103 @@ type Plan struct {
 	Warnings []Warning
 
 	changes *Changes
+	storeID string
+	refusal *Refusal
+	idOnce  sync.Once
+	id      string
 }
+
+// ID returns the plan's ID: 16 hex digits derived from the store, the base
+// revision and everything the plan would publish. Planning again against
+// the same revision and directory gives the same ID, so an operator can
+// review a dry run and approve exactly that plan (ApplyOptions.ApprovedID).
+func (p *Plan) ID() string {
+	p.idOnce.Do(func() {
+		ch := p.changes
+		if ch == nil {
+			ch = &Changes{Base: p.Base}
+		}
+		p.id = planID(p.storeID, ch)
+	})
+	return p.id
+}
+
+// Refusal returns why the removal limits refuse the plan, or nil when they
+// do not. Apply refuses such a plan unless forced or approved.
+func (p *Plan) Refusal() *Refusal { return p.refusal }
 
 // BookPlan is what changes in one book. Each list is ordered by display
 // name, then UID.
 type BookPlan struct {
 	// Book is the book as configured (as published, when Dropped).
-	Book dirbook.Book
+	Book dirbook.Book `json:"book"`
 	// Previous is the book as published; nil when the book is new.
-	Previous *dirbook.Book
+	Previous *dirbook.Book `json:"previous"`
 	// Dropped reports a published book that is no longer configured; all
 	// its cards are in Removed.
-	Dropped bool
+	Dropped bool `json:"dropped"`
 	// Published counts the cards the book has in the base revision.
-	Published int
+	Published int `json:"published"`
 	// Added, Changed and Removed list the cards that change.
-	Added, Changed, Removed []CardChange
+	Added   []CardChange `json:"added"`
+	Changed []CardChange `json:"changed"`
+	Removed []CardChange `json:"removed"`
 }
 
 // CardChange is one card added, changed or removed.
 type CardChange struct {
 	// UID is the card's UID.
-	UID string
+	UID string `json:"uid"`
 	// FN is the person's display name (for removals, as published).
-	FN string
-	// DN is the entry's DN; "" for a person no longer in the directory.
-	DN string
-	// Fields lists the fields that differ, for changed cards.
-	Fields []FieldChange
+	FN string `json:"fn"`
+	// DN is the entry's DN; "" (absent in JSON) for a person no longer in
+	// the directory.
+	DN string `json:"dn,omitempty"`
+	// Fields lists the fields that differ, for changed cards (absent in
+	// JSON otherwise).
+	Fields []FieldChange `json:"fields,omitempty"`
 	// Reason says why a card is removed: "no longer in the directory",
 	// "excluded: …", "no longer matches book rules" or "book no longer
-	// configured".
-	Reason string
+	// configured"; "" (absent in JSON) for added and changed cards.
+	Reason string `json:"reason,omitempty"`
 }
 
 // FieldChange is one field of a changed card, by the mapping field name.
 type FieldChange struct {
-	Field string
+	Field string `json:"field"`
 	// Old and New hold the values of the field's properties, structured
 	// components joined by ";". For Binary fields they hold the sizes in
-	// bytes instead. Either is empty when the field is added or removed.
-	Old, New []string
+	// bytes instead (decimal strings). Either is empty when the field is
+	// added or removed.
+	Old []string `json:"old"`
+	New []string `json:"new"`
 	// Binary marks fields holding bytes (photos).
-	Binary bool
+	Binary bool `json:"binary,omitempty"`
 }
 
 // AccessChange is a login whose readable books change.
 type AccessChange struct {
-	Login string
-	// Old and New list book IDs; nil means no book.
-	Old, New []string
+	Login string `json:"login"`
+	// Old and New list book IDs; empty means no book.
+	Old []string `json:"old"`
+	New []string `json:"new"`
 }
 
 // Skip is an entry that was not used.
 type Skip struct {
-	DN     string
-	Source string
-	Reason string
+	DN     string `json:"dn"`
+	Source string `json:"source"`
+	Reason string `json:"reason"`
 }
 
 // Warning is a mapping or login problem that did not stop the sync.
 type Warning struct {
 	// DN is the entry concerned; "" for login problems.
-	DN string
+	DN string `json:"dn"`
 	// Field is the mapping field, or "login <name>" for login problems.
-	Field string
+	Field string `json:"field"`
 	// Message says what happened; it never contains the dropped value.
-	Message string
+	Message string `json:"message"`
 }
 
 // Empty reports whether the plan changes nothing at all.
@@ -138,17 +169,50 @@ func (p *Plan) count(f func(*BookPlan) int) int {
 	return n
 }
 
-// WriteText writes the plan as a report for people: a summary line per
-// book, then per book each person added (+), changed (~, with the changed
-// fields) or removed (-, with the reason), then access changes, skipped
-// entries and warnings. A plan that changes nothing reads "no changes".
-// The report shows the changed values, phone numbers and mail addresses
-// included; it is meant for the operator's terminal, never for logs.
+// WriteTextOptions configures Plan.WriteTextWith.
+type WriteTextOptions struct {
+	// Verbose lists, under each changed card, the fields that change with
+	// their old and new values (photos by size). If false, changed cards
+	// are listed by name only.
+	Verbose bool
+}
+
+// WriteText is WriteTextWith in verbose mode.
 func (p *Plan) WriteText(w io.Writer) error {
+	return p.WriteTextWith(w, &WriteTextOptions{Verbose: true})
+}
+
+// WriteTextWith writes the plan as a report for people. A summary comes
+// first: the plan's ID and totals, the removal limits it exceeds (if any),
+// and a line per book. Then the details: per book each person added (+),
+// changed (~, verbose: with the changed fields) or removed (-, with the
+// reason), then access changes, skipped entries and warnings. A plan that
+// changes nothing reads "no changes", followed by skipped entries and
+// warnings.
+//
+// The report shows the published fields, phone numbers and mail addresses
+// included; it is meant for the operator's terminal, never for logs.
+func (p *Plan) WriteTextWith(w io.Writer, opts *WriteTextOptions) error {
+	if opts == nil {
+		opts = &WriteTextOptions{}
+	}
 	bw := bufio.NewWriter(w)
 	if p.Empty() {
 		fmt.Fprintln(bw, "no changes")
 	} else {
+		t := p.totals()
+		fmt.Fprintf(bw, "plan %s against revision %d: %s added, %s changed, %s removed", p.ID(), p.Base,
+			thousands(t.Added), thousands(t.Changed), thousands(t.Removed))
+		if t.Access > 0 {
+			fmt.Fprintf(bw, ", %s access changes", thousands(t.Access))
+		}
+		fmt.Fprintln(bw)
+		if r := p.Refusal(); r != nil {
+			fmt.Fprintln(bw, "refused by the removal limits:")
+			for _, line := range r.Lines() {
+				fmt.Fprintf(bw, "  %s\n", line)
+			}
+		}
 		for i := range p.Books {
 			fmt.Fprintf(bw, "%s: %s\n", p.Books[i].Book.ID, p.Books[i].summary())
 		}
@@ -166,6 +230,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			}
 			for _, c := range b.Changed {
 				fmt.Fprintf(bw, "  ~ %s\n", c.label())
+				if !opts.Verbose {
+					continue
+				}
 				for _, f := range c.Fields {
 					fmt.Fprintf(bw, "    %s\n", f.text())
 				}

@@ -3,10 +3,14 @@ package sync
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dirbook/dirbook"
@@ -67,7 +71,9 @@ func goldenPlan(t *testing.T) *Plan {
 
 	m := newFakeMapper()
 	m.books = []dirbook.Book{colleagues, {ID: "partners", Name: "Partner firms"}, {ID: "board", Name: "Board"}}
-	eng = NewEngine(s, []Source{&fakeSource{name: "dir", entries: after}, &fakeSource{name: "hr", entries: hr}}, m, &EngineOptions{Users: users})
+	// Limits low enough to refuse the plan, to show the refusal.
+	eng = NewEngine(s, []Source{&fakeSource{name: "dir", entries: after}, &fakeSource{name: "hr", entries: hr}}, m,
+		&EngineOptions{Users: users, MaxRemovals: 3, ShareFloor: -1})
 	p, err := eng.Plan(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -75,18 +81,19 @@ func goldenPlan(t *testing.T) *Plan {
 	return p
 }
 
-func TestWriteTextGolden(t *testing.T) {
-	p := goldenPlan(t)
-	var buf bytes.Buffer
-	if err := p.WriteText(&buf); err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", "plan.golden")
+// checkGolden compares got, with the plan's ID replaced by PLAN-ID and its
+// store ID by STORE-ID (both random per store), with testdata/name, and
+// rewrites the file with -update.
+func checkGolden(t *testing.T, p *Plan, name string, got []byte) {
+	t.Helper()
+	got = bytes.ReplaceAll(got, []byte(p.ID()), []byte("PLAN-ID"))
+	got = bytes.ReplaceAll(got, []byte(p.storeID), []byte("STORE-ID"))
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,18 +101,97 @@ func TestWriteTextGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (run go test ./sync -update to create it)", err)
 	}
-	if got := buf.String(); got != string(want) {
-		t.Errorf("WriteText =\n%s\nwant (%s)\n%s", got, golden, want)
+	if !bytes.Equal(got, want) {
+		t.Errorf("got\n%s\nwant (%s)\n%s", got, golden, want)
+	}
+}
+
+func TestWriteTextGolden(t *testing.T) {
+	p := goldenPlan(t)
+	for _, tt := range []struct {
+		name    string
+		verbose bool
+	}{
+		{"plan.golden", true},
+		{"plan-short.golden", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := p.WriteTextWith(&buf, &WriteTextOptions{Verbose: tt.verbose}); err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, p, tt.name, buf.Bytes())
+			if tt.verbose {
+				var plain bytes.Buffer
+				if err := p.WriteText(&plain); err != nil {
+					t.Fatal(err)
+				}
+				if plain.String() != buf.String() {
+					t.Errorf("WriteText differs from WriteTextWith(Verbose: true):\n%s\nthen\n%s", plain.String(), buf.String())
+				}
+			}
+		})
 	}
 
-	// The same plan, written twice, reads the same.
-	var again bytes.Buffer
-	if err := goldenPlan(t).WriteText(&again); err != nil {
+	// The same plan, made and written twice, reads the same.
+	var one, two bytes.Buffer
+	if err := p.WriteText(&one); err != nil {
 		t.Fatal(err)
 	}
-	if again.String() != buf.String() {
-		t.Errorf("WriteText is not deterministic:\n%s\nthen\n%s", buf.String(), again.String())
+	if err := goldenPlan(t).WriteText(&two); err != nil {
+		t.Fatal(err)
 	}
+	if a, b := strings.Replace(one.String(), p.ID(), "", 1), strings.Replace(two.String(), "plan "+strings.Fields(two.String())[1], "plan ", 1); a != b {
+		t.Errorf("WriteText is not deterministic:\n%s\nthen\n%s", a, b)
+	}
+}
+
+func TestWriteJSONGolden(t *testing.T) {
+	p := goldenPlan(t)
+	var buf bytes.Buffer
+	if err := p.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, p, "plan.json.golden", buf.Bytes())
+
+	// The document reads back into PlanDocument with nothing lost, and
+	// lists are never null.
+	var doc PlanDocument
+	dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("decode WriteJSON output: %v", err)
+	}
+	if !reflect.DeepEqual(&doc, p.Document()) {
+		t.Errorf("decoded document = %+v, want %+v", doc, p.Document())
+	}
+	var generic any
+	if err := json.Unmarshal(buf.Bytes(), &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range nulls(generic, "") {
+		if path != ".refusal" && !strings.HasSuffix(path, ".previous") {
+			t.Errorf("WriteJSON wrote null at %s, want a value (lists are [])", path)
+		}
+	}
+}
+
+// nulls lists the paths of the null values in a decoded JSON value.
+func nulls(v any, path string) []string {
+	var out []string
+	switch v := v.(type) {
+	case nil:
+		out = append(out, path)
+	case map[string]any:
+		for k, e := range v {
+			out = append(out, nulls(e, path+"."+k)...)
+		}
+	case []any:
+		for i, e := range v {
+			out = append(out, nulls(e, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return out
 }
 
 func TestWriteTextNoChanges(t *testing.T) {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,32 +25,51 @@ import (
 )
 
 // formatVersion is the layout of the store file this code reads and writes.
-const formatVersion = 1
+// Version 1 had no store ID, tombstones or revision times; Open upgrades
+// such a file in place (its books' history starts at the revision it is at).
+const formatVersion = 2
 
 // Bucket and key names of the store file. The layout:
 //
-//	meta    "revision" → uint64 big-endian; "time" → RFC 3339 UTC text;
-//	        "format" → uint64 big-endian (formatVersion)
-//	books   book ID → {"book":{"id","name","description"},"rev":N,"pos":N}
-//	cards   one nested bucket per book ID:
-//	        card UID → {"card":<canonical card JSON>,"etag":"…","rev":N,"id":"<entry ID, if not the UID>"}
-//	access  login → JSON list of book IDs (logins reading no book are absent)
-//	log     revision (uint64 big-endian) → [{"book","uid","op":"put"|"del"},…]
+//	meta        "revision" → uint64 big-endian; "time" → RFC 3339 UTC text;
+//	            "format" → uint64 big-endian (formatVersion);
+//	            "store_id" → 32 hex digits, made at random at creation
+//	books       book ID → {"book":{"id","name","description"},"rev":N,"pos":N,"from":N}
+//	            (rev: the book's last change; from: its HistoryFrom)
+//	cards       one nested bucket per book ID:
+//	            card UID → {"card":<canonical card JSON>,"etag":"…","rev":N,"id":"<entry ID, if not the UID>"}
+//	tombstones  one nested bucket per book ID:
+//	            UID of a removed card → uint64 big-endian revision that removed it
+//	access      login → JSON list of book IDs (logins reading no book are absent)
+//	log         revision (uint64 big-endian) →
+//	            {"time":"<RFC 3339>","ops":[{"book","uid","op":"put"|"del"},…]}
+//
+// The log and the tombstones cover the history retention
+// (StoreOptions.HistoryRetention): each publish drops the log entries and
+// the tombstones of revisions published before it, and raises the
+// HistoryFrom of each book that lost tombstones to the newest revision
+// dropped.
 var (
-	bucketMeta   = []byte("meta")
-	bucketBooks  = []byte("books")
-	bucketCards  = []byte("cards")
-	bucketAccess = []byte("access")
-	bucketLog    = []byte("log")
+	bucketMeta       = []byte("meta")
+	bucketBooks      = []byte("books")
+	bucketCards      = []byte("cards")
+	bucketTombstones = []byte("tombstones")
+	bucketAccess     = []byte("access")
+	bucketLog        = []byte("log")
 
 	keyRevision = []byte("revision")
 	keyTime     = []byte("time")
 	keyFormat   = []byte("format")
+	keyStoreID  = []byte("store_id")
 )
 
 // defaultTimeout is how long a lock is waited for when StoreOptions.Timeout
 // is zero.
 const defaultTimeout = time.Second
+
+// defaultRetention is the history kept when StoreOptions.HistoryRetention
+// is zero.
+const defaultRetention = 30 * 24 * time.Hour
 
 // StoreOptions configures Open and OpenReadOnly.
 type StoreOptions struct {
@@ -56,6 +77,11 @@ type StoreOptions struct {
 	// writer lock in Open, and the store file's lock while another process
 	// publishes or reads it. If zero, one second is used.
 	Timeout time.Duration
+	// HistoryRetention is how long the removals of cards (tombstones) and
+	// the revision log are kept: a client whose sync token is older must
+	// download its books again. Each publish drops what older revisions
+	// left. If zero, 30 days are kept; if negative, everything is kept.
+	HistoryRetention time.Duration
 }
 
 // Store keeps published revisions in a bbolt file and the current one in
@@ -67,9 +93,11 @@ type StoreOptions struct {
 // while publishing, so that OpenReadOnly (a dry run) can read the file beside
 // a running server.
 type Store struct {
-	path     string
-	timeout  time.Duration
-	readOnly bool
+	path      string
+	timeout   time.Duration
+	retention time.Duration // <= 0: keep everything
+	readOnly  bool
+	now       func() time.Time
 
 	mu     sync.Mutex // serialises Publish and Close
 	lock   *fileLock  // nil when read-only or closed
@@ -85,6 +113,14 @@ type Store struct {
 type state struct {
 	rev     *dirbook.Revision
 	entries map[string]string
+	// times lists the revisions the log holds, oldest first.
+	times []revTime
+}
+
+// revTime is a revision and the time it was published.
+type revTime struct {
+	num  uint64
+	time time.Time
 }
 
 // entryID returns the ID of the entry the published card uid was made from.
@@ -95,11 +131,19 @@ func (st *state) entryID(uid string) string {
 	return uid
 }
 
-// lockedError reports a store used by another process.
-type lockedError struct{ path string }
+// lockedError reports a store used by another process: its writer lock
+// (another sync or a running serve), or, when file is set, the store file
+// itself (another process is publishing or reading it right now).
+type lockedError struct {
+	path string
+	file bool
+}
 
 func (e *lockedError) Error() string {
-	return fmt.Sprintf("sync: store %s is in use by another dirbook process", e.path)
+	if e.file {
+		return fmt.Sprintf("sync: store %s is busy: another dirbook process kept it locked for longer than the timeout", e.path)
+	}
+	return fmt.Sprintf("sync: store %s is in use by another dirbook process (a running serve or sync holds %s.lock); only one may sync into a store at a time", e.path, e.path)
 }
 
 func (e *lockedError) Unwrap() error { return dirbook.ErrLocked }
@@ -111,7 +155,7 @@ func Open(path string, opts *StoreOptions) (*Store, error) {
 	s := newStore(path, opts, false)
 	lk, err := acquireLock(path+".lock", s.timeout)
 	if errors.Is(err, errLockTimeout) {
-		return nil, &lockedError{path}
+		return nil, &lockedError{path: path}
 	}
 	if err != nil {
 		return nil, err
@@ -178,9 +222,14 @@ func OpenReadOnly(path string, opts *StoreOptions) (*Store, error) {
 }
 
 func newStore(path string, opts *StoreOptions, readOnly bool) *Store {
-	s := &Store{path: path, timeout: defaultTimeout, readOnly: readOnly}
-	if opts != nil && opts.Timeout > 0 {
-		s.timeout = opts.Timeout
+	s := &Store{path: path, timeout: defaultTimeout, retention: defaultRetention, readOnly: readOnly, now: time.Now}
+	if opts != nil {
+		if opts.Timeout > 0 {
+			s.timeout = opts.Timeout
+		}
+		if opts.HistoryRetention != 0 {
+			s.retention = opts.HistoryRetention
+		}
 	}
 	return s
 }
@@ -198,7 +247,7 @@ func (s *Store) openDB(grow int) (*bolt.DB, error) {
 	}
 	db, err := bolt.Open(s.path, 0o600, opts)
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, &lockedError{s.path}
+		return nil, &lockedError{path: s.path, file: true}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sync: open %s: %w", s.path, err)
@@ -213,7 +262,9 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // Current returns the current revision. It is never nil; its Number is 0
-// when nothing was published yet. The revision must not be modified.
+// when nothing was published yet. Its StoreID is empty only for a store
+// opened read-only whose file does not exist yet (or predates store IDs).
+// The revision must not be modified.
 func (s *Store) Current() *dirbook.Revision {
 	return s.state.Load().rev
 }
@@ -283,6 +334,7 @@ type bookRecord struct {
 	Book     dirbook.Book `json:"book"`
 	Revision uint64       `json:"rev"`
 	Position int          `json:"pos"`
+	From     uint64       `json:"from,omitempty"`
 }
 
 // cardRecord is the value of a card in a cards bucket.
@@ -293,12 +345,17 @@ type cardRecord struct {
 	EntryID  string          `json:"id,omitempty"`
 }
 
-// bookWrite is a book's part of a prepared publish.
+// bookWrite is a book's part of a prepared publish. A nil record drops the
+// book with its cards and tombstones.
 type bookWrite struct {
 	id      string
 	record  []byte
 	puts    []cardWrite
 	deletes []string
+	// tombPut lists the UIDs that get a tombstone of the new revision;
+	// tombDel the UIDs whose tombstone goes (the card came back, or the
+	// tombstone is older than the retention).
+	tombPut, tombDel []string
 }
 
 type cardWrite struct {
@@ -306,10 +363,26 @@ type cardWrite struct {
 	value []byte
 }
 
+// publication is a prepared publish: the next in-memory state and what to
+// write.
+type publication struct {
+	next   *state
+	writes []bookWrite
+	ops    []logOp
+	// logCut drops the log entries of the revisions up to it; 0 keeps all.
+	logCut uint64
+}
+
 // Publish writes changes as a new revision in one transaction and then makes
 // it current. If anything fails, neither the file nor the current revision
 // change. It returns the new revision.
 func (s *Store) Publish(ctx context.Context, ch *Changes) (*dirbook.Revision, error) {
+	return s.publish(ctx, ch, nil)
+}
+
+// publish is Publish; progress, if not nil, is called now and then with the
+// number of cards written or deleted so far.
+func (s *Store) publish(ctx context.Context, ch *Changes, progress func(int)) (*dirbook.Revision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.readOnly {
@@ -325,24 +398,26 @@ func (s *Store) Publish(ctx context.Context, ch *Changes) (*dirbook.Revision, er
 	if ch.Base != cur.rev.Number {
 		return nil, fmt.Errorf("sync: plan is stale: made against revision %d, the store is at %d", ch.Base, cur.rev.Number)
 	}
-	next, writes, ops, err := prepare(cur, ch, time.Now().UTC())
+	pub, err := prepare(cur, ch, s.now().UTC(), s.retention)
 	if err != nil {
 		return nil, err
 	}
 
 	grow := 0
-	for _, bw := range writes {
+	for _, bw := range pub.writes {
 		for _, p := range bw.puts {
 			grow += len(p.uid) + len(p.value) + 16
 		}
+		grow += (len(bw.tombPut) + len(bw.deletes)) * 64
 	}
-	grow += len(ops) * 80
+	grow += len(pub.ops) * 80
 	db, err := s.openDB(grow)
 	if err != nil {
 		return nil, err
 	}
+	next := pub.next
 	err = db.Update(func(tx *bolt.Tx) error {
-		return write(ctx, tx, cur.rev.Number, next.rev, writes, ops)
+		return write(ctx, tx, cur.rev.Number, pub, progress)
 	})
 	if err != nil {
 		db.Close()
@@ -356,26 +431,52 @@ func (s *Store) Publish(ctx context.Context, ch *Changes) (*dirbook.Revision, er
 	return next.rev, nil
 }
 
+// historyCut returns the newest revision of times published before
+// now - retention, whose history a publish at now drops; 0 when there is
+// none or retention is not positive.
+func historyCut(times []revTime, now time.Time, retention time.Duration) uint64 {
+	if retention <= 0 {
+		return 0
+	}
+	limit := now.Add(-retention)
+	var cut uint64
+	for _, rt := range times {
+		if !rt.time.Before(limit) {
+			break
+		}
+		cut = rt.num
+	}
+	return cut
+}
+
 // prepare builds the next in-memory state and the encoded records of a
 // publish, without touching the file.
-func prepare(cur *state, ch *Changes, now time.Time) (*state, []bookWrite, []logOp, error) {
+func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*publication, error) {
 	num := cur.rev.Number + 1
+	cut := historyCut(cur.times, now, retention)
 	next := &state{
 		rev: &dirbook.Revision{
-			Number: num,
-			Time:   now,
-			Books:  make([]*dirbook.BookState, 0, len(ch.Books)),
-			Access: make(map[string][]string, len(ch.Access)),
+			Number:  num,
+			StoreID: cur.rev.StoreID,
+			Time:    now,
+			Books:   make([]*dirbook.BookState, 0, len(ch.Books)),
+			Access:  make(map[string][]string, len(ch.Access)),
 		},
 		entries: maps.Clone(cur.entries),
 	}
-	var writes []bookWrite
-	var ops []logOp
+	for _, rt := range cur.times {
+		if rt.num > cut {
+			next.times = append(next.times, rt)
+		}
+	}
+	next.times = append(next.times, revTime{num: num, time: now})
+	pub := &publication{next: next, logCut: cut}
+
 	var freed []string // UIDs deleted somewhere; their entries are dropped if no book keeps them
 	seen := make(map[string]bool, len(ch.Books))
 	for pos, bc := range ch.Books {
 		if seen[bc.Book.ID] {
-			return nil, nil, nil, fmt.Errorf("sync: book %q listed twice", bc.Book.ID)
+			return nil, fmt.Errorf("sync: book %q listed twice", bc.Book.ID)
 		}
 		seen[bc.Book.ID] = true
 		old := cur.rev.Book(bc.Book.ID)
@@ -394,14 +495,14 @@ func prepare(cur *state, ch *Changes, now time.Time) (*state, []bookWrite, []log
 		var puts []cardWrite
 		for _, p := range bc.Put {
 			if p.Card == nil {
-				return nil, nil, nil, fmt.Errorf("sync: book %q: nil card", bc.Book.ID)
+				return nil, fmt.Errorf("sync: book %q: nil card", bc.Book.ID)
 			}
 			uid := p.Card.UID
 			if deleted[uid] {
-				return nil, nil, nil, fmt.Errorf("sync: book %q: card %q is both written and deleted", bc.Book.ID, uid)
+				return nil, fmt.Errorf("sync: book %q: card %q is both written and deleted", bc.Book.ID, uid)
 			}
 			if put[uid] != nil {
-				return nil, nil, nil, fmt.Errorf("sync: book %q: card %q written twice", bc.Book.ID, uid)
+				return nil, fmt.Errorf("sync: book %q: card %q written twice", bc.Book.ID, uid)
 			}
 			entryID := p.EntryID
 			if entryID == uid {
@@ -430,11 +531,48 @@ func prepare(cur *state, ch *Changes, now time.Time) (*state, []bookWrite, []log
 			changed = true
 		}
 
+		// History: tombstones for the deleted cards, none for cards that
+		// come back, and none older than the retention.
+		var oldRemoved map[string]uint64
+		from := num // a new book has no history before it
+		if old != nil {
+			oldRemoved, from = old.Removed, old.HistoryFrom
+		}
+		for uid, r := range oldRemoved {
+			switch {
+			case r <= cut:
+				from = max(from, r)
+			case put[uid] != nil && old.Cards[uid] == nil:
+			default:
+				continue
+			}
+			bw.tombDel = append(bw.tombDel, uid)
+		}
+		slices.Sort(bw.tombDel)
+		bw.tombPut = bw.deletes
+		removed := oldRemoved
+		if len(bw.tombDel) > 0 || len(bw.tombPut) > 0 || removed == nil {
+			removed = make(map[string]uint64, len(oldRemoved)+len(bw.tombPut)-len(bw.tombDel))
+			maps.Copy(removed, oldRemoved)
+			for _, uid := range bw.tombDel {
+				delete(removed, uid)
+			}
+			for _, uid := range bw.tombPut {
+				removed[uid] = num
+			}
+		}
+
 		var bs *dirbook.BookState
-		if !changed {
+		switch {
+		case !changed && len(bw.tombDel) == 0:
 			bs = old
-		} else {
-			bs = &dirbook.BookState{Book: bc.Book, Revision: num}
+		case !changed:
+			// Only history was dropped: same content, same ctag.
+			c := *old
+			c.Removed, c.HistoryFrom = removed, from
+			bs = &c
+		default:
+			bs = &dirbook.BookState{Book: bc.Book, Revision: num, Removed: removed, HistoryFrom: from}
 			size := len(put)
 			if old != nil {
 				size += len(old.Cards)
@@ -461,28 +599,28 @@ func prepare(cur *state, ch *Changes, now time.Time) (*state, []bookWrite, []log
 		}
 		next.rev.Books = append(next.rev.Books, bs)
 
-		rec, err := json.Marshal(bookRecord{Book: bc.Book, Revision: bs.Revision, Position: pos})
+		rec, err := json.Marshal(bookRecord{Book: bc.Book, Revision: bs.Revision, Position: pos, From: bs.HistoryFrom})
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("sync: book %q: %w", bc.Book.ID, err)
+			return nil, fmt.Errorf("sync: book %q: %w", bc.Book.ID, err)
 		}
 		bw.record = rec
-		writes = append(writes, bw)
+		pub.writes = append(pub.writes, bw)
 		for _, p := range puts {
-			ops = append(ops, logOp{Book: bc.Book.ID, UID: p.uid, Op: "put"})
+			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: p.uid, Op: "put"})
 		}
 		for _, uid := range bw.deletes {
-			ops = append(ops, logOp{Book: bc.Book.ID, UID: uid, Op: "del"})
+			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: uid, Op: "del"})
 		}
 		freed = append(freed, bw.deletes...)
 	}
-	// Books no longer configured go away with their cards.
+	// Books no longer configured go away with their cards and history.
 	for _, old := range cur.rev.Books {
 		if seen[old.ID] {
 			continue
 		}
-		writes = append(writes, bookWrite{id: old.ID, deletes: old.UIDs, record: nil})
+		pub.writes = append(pub.writes, bookWrite{id: old.ID})
 		for _, uid := range old.UIDs {
-			ops = append(ops, logOp{Book: old.ID, UID: uid, Op: "del"})
+			pub.ops = append(pub.ops, logOp{Book: old.ID, UID: uid, Op: "del"})
 		}
 		freed = append(freed, old.UIDs...)
 	}
@@ -503,57 +641,90 @@ func prepare(cur *state, ch *Changes, now time.Time) (*state, []bookWrite, []log
 			next.rev.Access[login] = slices.Clone(ids)
 		}
 	}
-	return next, writes, ops, nil
+	return pub, nil
 }
 
 // write stores a prepared publish in tx. base is the revision the file must
 // be at.
-func write(ctx context.Context, tx *bolt.Tx, base uint64, rev *dirbook.Revision, writes []bookWrite, ops []logOp) error {
+func write(ctx context.Context, tx *bolt.Tx, base uint64, pub *publication, progress func(int)) error {
+	rev := pub.next.rev
 	meta := tx.Bucket(bucketMeta)
 	books := tx.Bucket(bucketBooks)
 	cards := tx.Bucket(bucketCards)
+	tombs := tx.Bucket(bucketTombstones)
 	access := tx.Bucket(bucketAccess)
 	log := tx.Bucket(bucketLog)
-	if meta == nil || books == nil || cards == nil || access == nil || log == nil {
+	if meta == nil || books == nil || cards == nil || tombs == nil || access == nil || log == nil {
 		return errors.New("missing buckets")
 	}
 	if got := getUint(meta, keyRevision); got != base {
 		return fmt.Errorf("file is at revision %d, expected %d: it was changed by another process", got, base)
 	}
 	n := 0
-	for _, bw := range writes {
+	step := func() error {
+		if n++; n%4096 == 0 {
+			if progress != nil {
+				progress(n)
+			}
+			return ctx.Err()
+		}
+		return nil
+	}
+	for _, bw := range pub.writes {
+		id := []byte(bw.id)
 		if bw.record == nil {
-			if err := books.Delete([]byte(bw.id)); err != nil {
+			if err := books.Delete(id); err != nil {
 				return fmt.Errorf("book %q: %w", bw.id, err)
 			}
-			if cards.Bucket([]byte(bw.id)) != nil {
-				if err := cards.DeleteBucket([]byte(bw.id)); err != nil {
-					return fmt.Errorf("book %q: %w", bw.id, err)
+			for _, parent := range []*bolt.Bucket{cards, tombs} {
+				if parent.Bucket(id) != nil {
+					if err := parent.DeleteBucket(id); err != nil {
+						return fmt.Errorf("book %q: %w", bw.id, err)
+					}
 				}
 			}
 			continue
 		}
-		if err := books.Put([]byte(bw.id), bw.record); err != nil {
+		if err := books.Put(id, bw.record); err != nil {
 			return fmt.Errorf("book %q: %w", bw.id, err)
 		}
-		b, err := cards.CreateBucketIfNotExists([]byte(bw.id))
+		b, err := cards.CreateBucketIfNotExists(id)
 		if err != nil {
 			return fmt.Errorf("book %q: %w", bw.id, err)
 		}
 		b.FillPercent = 0.9 // puts arrive in key order
 		for _, uid := range bw.deletes {
+			if err := step(); err != nil {
+				return err
+			}
 			if err := b.Delete([]byte(uid)); err != nil {
 				return fmt.Errorf("book %q: delete card %q: %w", bw.id, uid, err)
 			}
 		}
 		for _, p := range bw.puts {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+			if err := step(); err != nil {
+				return err
 			}
 			if err := b.Put([]byte(p.uid), p.value); err != nil {
 				return fmt.Errorf("book %q: put card %q: %w", bw.id, p.uid, err)
+			}
+		}
+		if len(bw.tombDel)+len(bw.tombPut) == 0 {
+			continue
+		}
+		tb, err := tombs.CreateBucketIfNotExists(id)
+		if err != nil {
+			return fmt.Errorf("book %q: %w", bw.id, err)
+		}
+		for _, uid := range bw.tombDel {
+			if err := tb.Delete([]byte(uid)); err != nil {
+				return fmt.Errorf("book %q: tombstone %q: %w", bw.id, uid, err)
+			}
+		}
+		value := uintKey(rev.Number)
+		for _, uid := range bw.tombPut {
+			if err := tb.Put([]byte(uid), value); err != nil {
+				return fmt.Errorf("book %q: tombstone %q: %w", bw.id, uid, err)
 			}
 		}
 	}
@@ -583,11 +754,22 @@ func write(ctx context.Context, tx *bolt.Tx, base uint64, rev *dirbook.Revision,
 		}
 	}
 
-	if err := log.Put(uintKey(rev.Number), encodeLog(ops)); err != nil {
+	if pub.logCut > 0 {
+		c := log.Cursor()
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= pub.logCut; k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return fmt.Errorf("log: %w", err)
+			}
+		}
+	}
+	if err := log.Put(uintKey(rev.Number), encodeLog(rev.Time, pub.ops)); err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if progress != nil {
+		progress(n)
 	}
 	if err := meta.Put(keyTime, []byte(rev.Time.Format(time.RFC3339Nano))); err != nil {
 		return err
@@ -595,11 +777,21 @@ func write(ctx context.Context, tx *bolt.Tx, base uint64, rev *dirbook.Revision,
 	return meta.Put(keyRevision, uintKey(rev.Number))
 }
 
-// initAndRead creates missing buckets and the format key, checks the
-// format, and reads the file's content. It writes only when something is
-// missing, so opening an existing store leaves the file as it is.
+// newStoreID returns a new random store ID: 16 bytes in hex.
+func newStoreID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("sync: random store ID: %v", err)) // crypto/rand does not fail
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// initAndRead creates missing buckets, the format key and the store ID,
+// upgrades a file of an older format, checks the format, and reads the
+// file's content. It writes only when something is missing, so opening an
+// up-to-date store leaves the file as it is.
 func initAndRead(db *bolt.DB) (*snapshot, error) {
-	buckets := [][]byte{bucketMeta, bucketBooks, bucketCards, bucketAccess, bucketLog}
+	buckets := [][]byte{bucketMeta, bucketBooks, bucketCards, bucketTombstones, bucketAccess, bucketLog}
 	var snap *snapshot
 	complete := false
 	err := db.View(func(tx *bolt.Tx) error {
@@ -608,7 +800,8 @@ func initAndRead(db *bolt.DB) (*snapshot, error) {
 				return nil
 			}
 		}
-		if tx.Bucket(bucketMeta).Get(keyFormat) == nil {
+		meta := tx.Bucket(bucketMeta)
+		if getUint(meta, keyFormat) < formatVersion || len(meta.Get(keyStoreID)) == 0 {
 			return nil
 		}
 		complete = true
@@ -624,8 +817,18 @@ func initAndRead(db *bolt.DB) (*snapshot, error) {
 				}
 			}
 			meta := tx.Bucket(bucketMeta)
-			if meta.Get(keyFormat) == nil {
+			if f := meta.Get(keyFormat); f != nil && getUint(meta, keyFormat) < formatVersion {
+				if err := upgrade(tx); err != nil {
+					return fmt.Errorf("upgrade: %w", err)
+				}
+			}
+			if getUint(meta, keyFormat) < formatVersion {
 				if err := meta.Put(keyFormat, uintKey(formatVersion)); err != nil {
+					return err
+				}
+			}
+			if len(meta.Get(keyStoreID)) == 0 {
+				if err := meta.Put(keyStoreID, []byte(newStoreID())); err != nil {
 					return err
 				}
 			}
@@ -640,19 +843,56 @@ func initAndRead(db *bolt.DB) (*snapshot, error) {
 	return snap, nil
 }
 
-// snapshot is the raw content of a store file, copied out of a transaction
-// so that the file can be closed before decoding.
+// upgrade brings a format 1 file to format 2: its removals were not
+// recorded, so each book's history starts at the file's revision.
+func upgrade(tx *bolt.Tx) error {
+	rev := getUint(tx.Bucket(bucketMeta), keyRevision)
+	books := tx.Bucket(bucketBooks)
+	type kv struct{ k, v []byte }
+	var recs []kv
+	err := books.ForEach(func(k, v []byte) error {
+		var rec bookRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("book %q: %w", k, err)
+		}
+		rec.From = max(rec.From, rev)
+		nv, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, kv{bytes.Clone(k), nv})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := books.Put(r.k, r.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// snapshot is the content of a store file, copied out of a transaction.
 type snapshot struct {
 	revision uint64
+	storeID  string
 	time     time.Time
 	books    []rawBook
 	access   map[string][]byte
+	times    []revTime
 }
 
+// rawBook is a book read from the file. Its cards are decoded within the
+// transaction (decoding copies what it keeps), so that the file's pages
+// need not be copied first.
 type rawBook struct {
-	record bookRecord
-	keys   []string
-	values [][]byte
+	record   bookRecord
+	keys     []string
+	cards    []*dirbook.StoredCard
+	entryIDs []string // per card; "" when the entry ID is the UID
+	tombs    map[string]uint64
 }
 
 // readSnapshot copies the content of tx. A file without buckets reads as
@@ -664,6 +904,7 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 			return nil, fmt.Errorf("store format %d is newer than this dirbook supports (%d)", f, formatVersion)
 		}
 		snap.revision = getUint(meta, keyRevision)
+		snap.storeID = string(meta.Get(keyStoreID))
 		if v := meta.Get(keyTime); v != nil {
 			t, err := time.Parse(time.RFC3339Nano, string(v))
 			if err != nil {
@@ -673,9 +914,10 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 		}
 	}
 	cards := tx.Bucket(bucketCards)
+	tombs := tx.Bucket(bucketTombstones)
 	if books := tx.Bucket(bucketBooks); books != nil {
 		err := books.ForEach(func(k, v []byte) error {
-			var rb rawBook
+			rb := rawBook{tombs: map[string]uint64{}}
 			if err := json.Unmarshal(v, &rb.record); err != nil {
 				return fmt.Errorf("book %q: %w", k, err)
 			}
@@ -683,8 +925,26 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 				if b := cards.Bucket(k); b != nil {
 					c := b.Cursor()
 					for k, v := c.First(); k != nil; k, v = c.Next() {
+						sc, entryID, err := decodeRecord(v)
+						if err != nil {
+							return fmt.Errorf("book %q: card %q: %w", rb.record.Book.ID, k, err)
+						}
 						rb.keys = append(rb.keys, string(k))
-						rb.values = append(rb.values, bytes.Clone(v))
+						rb.cards = append(rb.cards, sc)
+						rb.entryIDs = append(rb.entryIDs, entryID)
+					}
+				}
+			}
+			if tombs != nil {
+				if b := tombs.Bucket(k); b != nil {
+					if err := b.ForEach(func(uid, rev []byte) error {
+						if len(rev) != 8 {
+							return fmt.Errorf("book %q: tombstone %q: bad revision", k, uid)
+						}
+						rb.tombs[string(uid)] = binary.BigEndian.Uint64(rev)
+						return nil
+					}); err != nil {
+						return err
 					}
 				}
 			}
@@ -703,6 +963,17 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 			return nil, err
 		}
 	}
+	if log := tx.Bucket(bucketLog); log != nil {
+		if err := log.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("log: bad key %q", k)
+			}
+			snap.times = append(snap.times, revTime{num: binary.BigEndian.Uint64(k), time: logTime(v)})
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
 	return snap, nil
 }
 
@@ -710,23 +981,23 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 func (snap *snapshot) decode() (*state, error) {
 	st := emptyState()
 	st.rev.Number = snap.revision
+	st.rev.StoreID = snap.storeID
 	st.rev.Time = snap.time
+	st.times = snap.times
 	slices.SortStableFunc(snap.books, func(a, b rawBook) int { return cmp.Compare(a.record.Position, b.record.Position) })
 	for _, rb := range snap.books {
 		bs := &dirbook.BookState{
-			Book:     rb.record.Book,
-			Cards:    make(map[string]*dirbook.StoredCard, len(rb.keys)),
-			UIDs:     rb.keys,
-			Revision: rb.record.Revision,
+			Book:        rb.record.Book,
+			Cards:       make(map[string]*dirbook.StoredCard, len(rb.keys)),
+			UIDs:        rb.keys,
+			Revision:    rb.record.Revision,
+			Removed:     rb.tombs,
+			HistoryFrom: rb.record.From,
 		}
 		for i, uid := range rb.keys {
-			sc, entryID, err := decodeRecord(rb.values[i])
-			if err != nil {
-				return nil, fmt.Errorf("book %q: card %q: %w", bs.ID, uid, err)
-			}
-			bs.Cards[uid] = sc
-			if entryID != "" {
-				st.entries[uid] = entryID
+			bs.Cards[uid] = rb.cards[i]
+			if id := rb.entryIDs[i]; id != "" {
+				st.entries[uid] = id
 			}
 		}
 		st.rev.Books = append(st.rev.Books, bs)
@@ -779,10 +1050,23 @@ func encodeRecord(c *dirbook.Card, rev uint64, entryID string) (record []byte, e
 	return append(buf, '}'), etag
 }
 
-// encodeLog returns the JSON of a revision's log entry.
-func encodeLog(ops []logOp) []byte {
-	buf := make([]byte, 0, 2+len(ops)*80)
-	buf = append(buf, '[')
+// logEntry is the value of a revision in the log bucket.
+type logEntry struct {
+	Time time.Time `json:"time"`
+	Ops  []logOp   `json:"ops"`
+}
+
+// logTimePrefix starts every log value, so that logTime finds the time
+// without decoding the operations.
+const logTimePrefix = `{"time":"`
+
+// encodeLog returns the JSON of a revision's log entry: the logEntry of t
+// and ops, as encoding/json writes it.
+func encodeLog(t time.Time, ops []logOp) []byte {
+	buf := make([]byte, 0, 48+len(ops)*80)
+	buf = append(buf, logTimePrefix...)
+	buf = t.AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, `","ops":[`...)
 	for i, op := range ops {
 		if i > 0 {
 			buf = append(buf, ',')
@@ -795,10 +1079,33 @@ func encodeLog(ops []logOp) []byte {
 		buf = appendString(buf, op.Op)
 		buf = append(buf, '}')
 	}
-	return append(buf, ']')
+	return append(buf, "]}"...)
 }
 
+// logTime returns the time of a log value, or the zero time when it has
+// none (format 1 logs held the operations only): such entries count as
+// older than any retention.
+func logTime(v []byte) time.Time {
+	rest, ok := bytes.CutPrefix(v, []byte(logTimePrefix))
+	if !ok {
+		return time.Time{}
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// decodeRecord parses a card record.
 func decodeRecord(v []byte) (*dirbook.StoredCard, string, error) {
+	if sc, id, ok := decodeRecordFast(v); ok {
+		return sc, id, nil
+	}
 	var rec cardRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return nil, "", err

@@ -157,11 +157,11 @@ func readLog(t *testing.T, path string) map[uint64][]logOp {
 	out := map[uint64][]logOp{}
 	err = db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
-			var ops []logOp
-			if err := json.Unmarshal(v, &ops); err != nil {
+			var e logEntry
+			if err := json.Unmarshal(v, &e); err != nil {
 				return err
 			}
-			out[getUintBytes(k)] = ops
+			out[getUintBytes(k)] = e.Ops
 			return nil
 		})
 	})
@@ -311,7 +311,7 @@ func TestOpenLocked(t *testing.T) {
 	if !errors.Is(err, dirbook.ErrLocked) {
 		t.Errorf("second Open = %v, want an error wrapping ErrLocked", err)
 	}
-	if want := "sync: store " + path + " is in use by another dirbook process"; err.Error() != want {
+	if want := "sync: store " + path + " is in use by another dirbook process (a running serve or sync holds " + path + ".lock); only one may sync into a store at a time"; err.Error() != want {
 		t.Errorf("second Open = %q, want %q", err, want)
 	}
 	if d := time.Since(start); d < 100*time.Millisecond {
@@ -427,6 +427,49 @@ func checkEncoding(t *testing.T, c *dirbook.Card) {
 	if again := encodeCard(got); !bytes.Equal(again, data) {
 		t.Errorf("encodeCard is not stable: %s, then %s", data, again)
 	}
+
+	// The fast record decoder reads what encoding/json reads.
+	for _, entryID := range []string{"", "e<1>\n"} {
+		rec, etag := encodeRecord(c, 7, entryID)
+		fast, fastID, ok := decodeRecordFast(rec)
+		if !ok {
+			t.Fatalf("decodeRecordFast(%s) failed", rec)
+		}
+		var cr cardRecord
+		if err := json.Unmarshal(rec, &cr); err != nil {
+			t.Fatal(err)
+		}
+		slow, err := decodeCard(cr.Card)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameCard(&fast.Card, slow) || fast.ETag != etag || fast.Revision != 7 || fastID != entryID {
+			t.Errorf("decodeRecordFast(%s) = %+v, %q, want %+v, %q", rec, fast, fastID, slow, entryID)
+		}
+	}
+}
+
+func TestDecodeRecordFallback(t *testing.T) {
+	// Records the fast decoder does not know, such as the same JSON with
+	// other spacing or key order, are read by encoding/json.
+	tests := []string{
+		`{"card": {"uid":"u-1","props":[{"f":"fn","n":"FN","v":["Anna"]}]}, "etag":"x", "rev":3}`,
+		`{"etag":"x","rev":3,"card":{"props":[{"n":"FN","f":"fn","v":["Anna"]}],"uid":"u-1"}}`,
+	}
+	for _, rec := range tests {
+		if _, _, ok := decodeRecordFast([]byte(rec)); ok {
+			t.Errorf("decodeRecordFast(%s) = ok, want a fallback", rec)
+		}
+		sc, _, err := decodeRecord([]byte(rec))
+		if err != nil || sc.UID != "u-1" || sc.FN() != "Anna" || sc.Revision != 3 {
+			t.Errorf("decodeRecord(%s) = %+v, %v, want u-1 Anna at 3", rec, sc, err)
+		}
+	}
+	for _, rec := range []string{`{"card":{"uid":"u-1","props":[`, `{"card":{"uid":"u\x","props":[]},"etag":"","rev":1}`} {
+		if _, _, ok := decodeRecordFast([]byte(rec)); ok {
+			t.Errorf("decodeRecordFast(%s) = ok, want false", rec)
+		}
+	}
 }
 
 func FuzzCardEncoding(f *testing.F) {
@@ -449,14 +492,25 @@ func FuzzCardEncoding(f *testing.F) {
 }
 
 func TestLogEncoding(t *testing.T) {
-	for _, ops := range [][]logOp{nil, {{"b", "u<1>", "put"}, {"b", "\u2028", "del"}}} {
-		want, err := json.Marshal(append([]logOp{}, ops...))
+	times := []time.Time{
+		time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC),
+	}
+	for i, ops := range [][]logOp{nil, {{"b", "u<1>", "put"}, {"b", "\u2028", "del"}}} {
+		want, err := json.Marshal(logEntry{Time: times[i], Ops: append([]logOp{}, ops...)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := encodeLog(ops); !bytes.Equal(got, want) {
-			t.Errorf("encodeLog(%v) = %s, want %s", ops, got, want)
+		got := encodeLog(times[i], ops)
+		if !bytes.Equal(got, want) {
+			t.Errorf("encodeLog(%v, %v) = %s, want %s", times[i], ops, got, want)
 		}
+		if tm := logTime(got); !tm.Equal(times[i]) {
+			t.Errorf("logTime(%s) = %v, want %v", got, tm, times[i])
+		}
+	}
+	if tm := logTime([]byte(`[{"book":"b","uid":"u","op":"put"}]`)); !tm.IsZero() {
+		t.Errorf("logTime(format 1 entry) = %v, want the zero time", tm)
 	}
 }
 
