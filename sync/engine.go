@@ -56,6 +56,12 @@ type EngineOptions struct {
 	// Users lists the logins whose book access the engine computes. If
 	// nil, no one has access to any book.
 	Users []User
+	// DirectoryLogins makes every person with a value of LoginAttribute a
+	// login of its own (people logging in with their directory password):
+	// Revision.Access gets an entry for each, keyed by the value in lower
+	// case. Users take precedence over a directory login of the same name.
+	// If false, only Users get access entries.
+	DirectoryLogins bool
 	// LoginAttribute is the directory attribute that User.Person names. If
 	// empty, "uid" is used.
 	LoginAttribute string
@@ -88,6 +94,8 @@ type Engine struct {
 	mapper    Mapper
 	users     []User
 	loginAttr string
+	// dirLogins makes every person's login attribute value a login.
+	dirLogins bool
 	log       *slog.Logger
 	limits    limits
 	progress  func(Progress)
@@ -104,6 +112,7 @@ func NewEngine(store *Store, sources []Source, m Mapper, opts *EngineOptions) *E
 	}
 	if opts != nil {
 		e.users = slices.Clone(opts.Users)
+		e.dirLogins = opts.DirectoryLogins
 		if opts.LoginAttribute != "" {
 			e.loginAttr = opts.LoginAttribute
 		}
@@ -407,6 +416,31 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) m
 		}
 		if len(ids) > 0 {
 			access[u.Login] = ids
+		}
+	}
+	if !e.dirLogins {
+		return access
+	}
+	for _, ps := range people {
+		if ps.res.Excluded != "" {
+			continue
+		}
+		var ids []string
+		for _, id := range ps.readable {
+			if configured[id] && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		for _, v := range ps.logins {
+			k := strings.ToLower(v)
+			if done[k] || found[k] != ps {
+				continue // an app-password login of that name, or a duplicate value
+			}
+			done[k] = true
+			access[k] = ids
 		}
 	}
 	return access

@@ -438,3 +438,25 @@ func TestLoginAttribute(t *testing.T) {
 		t.Errorf("Access = %v, want %v", got, want)
 	}
 }
+
+func TestDirectoryLogins(t *testing.T) {
+	s, _ := openStore(t)
+	es := append(directory(), entry("4", "Dieter", "displayName", "Dieter Locked", "group", staffGroup, "pwdAccountLockedTime", "000001010000Z"))
+	eng := NewEngine(s, []Source{&fakeSource{entries: es}}, newFakeMapper(), &EngineOptions{
+		Users:           []User{{Login: "carla", Person: "anna"}},
+		DirectoryLogins: true,
+	})
+	rev, err := eng.Sync(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"carla": {"colleagues", "partners"}, // the app-password login wins over carla's own
+		"anna":  {"colleagues", "partners"},
+		"bernd": {"colleagues", "partners"},
+		// dieter is locked: no access
+	}
+	if !reflect.DeepEqual(rev.Access, want) {
+		t.Errorf("Access = %v, want %v", rev.Access, want)
+	}
+}

@@ -138,9 +138,9 @@ func (mp *mapPool) mapOne(ps *person) {
 			}
 		}
 	}
-	if mp.users != nil {
+	if mp.users != nil || e.dirLogins {
 		for _, v := range ps.entry.Values(e.loginAttr) {
-			if mp.users[strings.ToLower(v)] {
+			if e.dirLogins || mp.users[strings.ToLower(v)] {
 				ps.logins = append(ps.logins, v)
 			}
 		}
