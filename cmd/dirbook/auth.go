@@ -133,7 +133,10 @@ func (l *logins) AuthenticateFrom(ctx context.Context, user, password, remoteAdd
 	}
 	if l.ldap != nil {
 		// The directory login counts its own failures in the same limiter.
-		return l.ldap.AuthenticateFrom(ctx, user, password, remoteAddr)
+		// Its login is the person's login attribute value; the published
+		// access map keys those in lower case.
+		login, err := l.ldap.AuthenticateFrom(ctx, user, password, remoteAddr)
+		return strings.ToLower(login), err
 	}
 	l.limit.Fail(user, remoteAddr)
 	return "", fmt.Errorf("login: %w", dirbook.ErrUnauthorized)

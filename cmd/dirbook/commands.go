@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +38,7 @@ type app struct {
 
 // open loads the configuration and opens the store; readOnly opens it
 // shared, for dry runs beside a running server.
-func open(path string, readOnly bool, log *slog.Logger) (*app, error) {
+func openApp(path string, readOnly bool, log *slog.Logger, progress func(dirsync.Progress)) (*app, error) {
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		return nil, err
@@ -53,7 +55,7 @@ func open(path string, readOnly bool, log *slog.Logger) (*app, error) {
 	if readOnly {
 		st, err = dirsync.OpenReadOnly(cfg.resolve(cfg.Store.Path), nil)
 	} else {
-		st, err = dirsync.Open(cfg.resolve(cfg.Store.Path), nil)
+		st, err = dirsync.Open(cfg.resolve(cfg.Store.Path), &dirsync.StoreOptions{HistoryRetention: cfg.Sync.HistoryRetention})
 	}
 	if err != nil {
 		return nil, err
@@ -63,9 +65,13 @@ func open(path string, readOnly bool, log *slog.Logger) (*app, error) {
 		users[i] = dirsync.User{Login: ap.User, Person: ap.Person}
 	}
 	eng := dirsync.NewEngine(st, srcs, m, &dirsync.EngineOptions{
-		Users:          users,
-		LoginAttribute: cfg.Auth.LoginAttribute,
-		Logger:         log,
+		Users:           users,
+		LoginAttribute:  cfg.Auth.LoginAttribute,
+		DirectoryLogins: cfg.Auth.LDAP != nil,
+		Logger:          log,
+		MaxRemovals:     cfg.Sync.MaxRemovals,
+		MaxRemovalShare: cfg.Sync.MaxRemovalShare,
+		Progress:        progress,
 	})
 	return &app{cfg: cfg, mapper: m, store: st, engine: eng, log: log}, nil
 }
@@ -170,42 +176,83 @@ func usageError(env *cmdEnv, fs *pflag.FlagSet, msg string) error {
 }
 
 func runSync(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := flagSet(env, "sync", "--config FILE [--dry-run]", `Reads the directory once, maps it, and publishes the changes as a new
-revision. With --dry-run it prints what would change, per book, person and
-field, and writes nothing (it works beside a running "dirbook serve").
+	fs := flagSet(env, "sync", "--config FILE [--dry-run] [--verbose] [--format text|json] [--force | --approve PLAN-ID]", `Reads the directory once, maps it, and publishes the changes as a new
+revision. With --dry-run it prints what would change, per book and person
+(with --verbose: per field), and writes nothing; it works beside a running
+"dirbook serve". --format json prints the plan as JSON (schema in
+docs/sync.md).
+
+A plan that removes more than sync.max_removal_share of a book (default
+10 %) or more than sync.max_removals people is refused as a whole and
+nothing is published. Review it with --dry-run, then let exactly that plan
+through with --approve PLAN-ID, or any plan with --force.
 
 Exit status: 0 nothing to change, 2 changes applied (or, with --dry-run,
-found), 1 error.`)
+found), 3 refused by a safety rule, 1 error.`)
 	dryRun := fs.BoolP("dry-run", "n", false, "show what would change and write nothing")
+	verbose := fs.BoolP("verbose", "v", false, "show field-level changes (old and new values)")
+	format := fs.String("format", "text", "output format: text or json")
+	force := fs.Bool("force", false, "publish even if a safety rule refuses the plan")
+	approve := fs.String("approve", "", "publish the refused plan with this ID (from a dry run)")
 	common := addCommonFlags(fs, env)
 	log, err := common.parse(env, fs, args)
 	if err != nil {
 		return err
 	}
-	a, err := open(*common.config, *dryRun, log)
+	if *format != "text" && *format != "json" {
+		return usageError(env, fs, fmt.Sprintf("--format %q: want text or json", *format))
+	}
+	if *force && *approve != "" {
+		return usageError(env, fs, "--force and --approve exclude each other")
+	}
+	var progress func(dirsync.Progress)
+	if isTerminal(env.stderr) && *format == "text" {
+		progress = terminalProgress(env.stderr)
+	}
+	a, err := openApp(*common.config, *dryRun, log, progress)
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
 	plan, err := a.engine.Plan(ctx)
 	if err != nil {
+		if errors.Is(err, dirbook.ErrRefused) {
+			fmt.Fprintf(env.stderr, "dirbook: %v\n", err)
+			return &exitError{codeRefused}
+		}
 		return err
 	}
-	if err := plan.WriteText(env.stdout); err != nil {
+	if *format == "json" {
+		err = plan.WriteJSON(env.stdout)
+	} else {
+		err = plan.WriteTextWith(env.stdout, &dirsync.WriteTextOptions{Verbose: *verbose})
+	}
+	if err != nil {
 		return err
 	}
 	if plan.Empty() {
 		return nil
 	}
 	if *dryRun {
-		fmt.Fprintln(env.stdout, "dry run: nothing was written")
+		if *format == "text" {
+			fmt.Fprintln(env.stdout, "dry run: nothing was written")
+		}
+		if plan.Refusal() != nil {
+			return &exitError{codeRefused}
+		}
 		return &exitError{codeChanges}
 	}
-	rev, err := a.engine.Apply(ctx, plan)
+	rev, err := a.engine.ApplyWith(ctx, plan, &dirsync.ApplyOptions{Force: *force, ApprovedID: *approve})
+	if errors.Is(err, dirbook.ErrRefused) {
+		fmt.Fprintf(env.stderr, "dirbook: %v\nReview the plan with --dry-run, then publish it with --approve %s (or --force).\n", err, plan.ID())
+		return &exitError{codeRefused}
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "published revision %d\n", rev.Number)
+	if *format == "text" {
+		fmt.Fprintf(env.stdout, "published revision %d\n", rev.Number)
+	}
 	return &exitError{codeChanges}
 }
 
@@ -220,7 +267,7 @@ SIGTERM.`)
 	if err != nil {
 		return err
 	}
-	a, err := open(*common.config, false, log)
+	a, err := openApp(*common.config, false, log, nil)
 	if err != nil {
 		return err
 	}
@@ -259,7 +306,11 @@ SIGTERM.`)
 
 	// The first sync runs before serving starts, so a client never sees an
 	// empty book on a fresh store; a failure keeps the last revision.
-	a.syncOnce(ctx)
+	sched := dirsync.NewScheduler(a.engine, &dirsync.SchedulerOptions{
+		Interval: a.cfg.Sync.Interval,
+		Logger:   log,
+	})
+	sched.Once(ctx) // logs its own outcome
 
 	url := "http://" + ln.Addr().String() + "/"
 	fmt.Fprintf(env.stdout, "dirbook: serving CardDAV at %s\n", url)
@@ -272,10 +323,27 @@ SIGTERM.`)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// SIGHUP asks for a sync now, e.g. after an HR change.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
-		a.syncLoop(ctx)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: syncing now")
+				sched.Trigger()
+			}
+		}
+	}()
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		sched.Run(ctx) // ends with ctx; errors are logged by the scheduler
 	}()
 
 	select {
@@ -287,6 +355,7 @@ SIGTERM.`)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	<-loopDone
+	<-runDone
 	log.Info("stopped")
 	return err
 }
@@ -325,50 +394,3 @@ func loginNames(cfg *Config) string {
 
 // syncOnce plans and applies one sync; it logs, and returns whether it
 // succeeded.
-func (a *app) syncOnce(ctx context.Context) bool {
-	start := time.Now()
-	plan, err := a.engine.Plan(ctx)
-	if err == nil && !plan.Empty() {
-		var rev *dirbook.Revision
-		rev, err = a.engine.Apply(ctx, plan)
-		if err == nil {
-			a.log.Info("sync published", "revision", rev.Number, "duration", time.Since(start).Round(time.Millisecond))
-		}
-	} else if err == nil {
-		a.log.Info("sync found no changes", "revision", a.store.Current().Number, "duration", time.Since(start).Round(time.Millisecond))
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			a.log.Error("sync failed; the last published revision keeps serving", "revision", a.store.Current().Number, "err", err)
-		}
-		return false
-	}
-	return true
-}
-
-// syncLoop runs syncOnce every interval (with jitter) until ctx is done;
-// after a failure it retries with exponential backoff up to the interval.
-func (a *app) syncLoop(ctx context.Context) {
-	interval := a.cfg.Sync.Interval
-	backoff := time.Duration(0)
-	for {
-		wait := interval
-		if backoff > 0 {
-			wait = backoff
-		}
-		// Up to 10 % jitter, so replicas and restarts spread out.
-		wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if a.syncOnce(ctx) {
-			backoff = 0
-		} else {
-			backoff = max(time.Second, min(backoff*2, interval))
-		}
-	}
-}

@@ -86,6 +86,15 @@ type SourceConfig struct {
 // SyncConfig configures the sync schedule.
 type SyncConfig struct {
 	Interval time.Duration `yaml:"interval"`
+	// MaxRemovals refuses a plan removing more people than this; 0: no
+	// absolute limit.
+	MaxRemovals int `yaml:"max_removals"`
+	// MaxRemovalShare refuses a plan removing more than this share of a
+	// book's cards; 0: 0.10; 1: off.
+	MaxRemovalShare float64 `yaml:"max_removal_share"`
+	// HistoryRetention is how long removals are remembered for sync
+	// tokens; 0: 30 days.
+	HistoryRetention time.Duration `yaml:"history_retention"`
 }
 
 // AuthConfig configures HTTP Basic logins.
@@ -481,6 +490,12 @@ func (c *Config) validate(f *configFile) {
 		}
 		names[s.Name] = true
 		c.checkSource(f, k, &c.Sources[i])
+	}
+	if c.Sync.MaxRemovals < 0 {
+		f.add("sync.max_removals", "must not be negative")
+	}
+	if c.Sync.MaxRemovalShare < 0 || c.Sync.MaxRemovalShare > 1 {
+		f.add("sync.max_removal_share", "want a share between 0 and 1, e.g. 0.1 for 10 %%, got %v", c.Sync.MaxRemovalShare)
 	}
 	if c.Sync.Interval < 0 {
 		f.add("sync.interval", "must not be negative")

@@ -254,7 +254,7 @@ func TestDryRunThenSync(t *testing.T) {
 	ldif := filepath.Join(filepath.Dir(config), "demo.ldif")
 	editDemo(t, ldif)
 
-	res := runDirbook(t, "sync", "--config", config, "--dry-run")
+	res := runDirbook(t, "sync", "--config", config, "--dry-run", "--verbose")
 	if res.code != codeChanges {
 		t.Fatalf("sync --dry-run exit code = %d, want %d\n%s%s", res.code, codeChanges, res.stdout, res.stderr)
 	}

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/xml"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -90,4 +95,128 @@ func openStore(t testing.TB, config string) *dirbook.Revision {
 	}
 	defer st.Close()
 	return st.Current()
+}
+
+// TestLDAPLogin serves the demo directory from slapd and logs in with
+// directory passwords (auth.ldap): the login's groups decide its books,
+// and a wrong password gets 401.
+func TestLDAPLogin(t *testing.T) {
+	demo := filepath.Join("..", "..", "testdata", "demo", "demo.ldif")
+	s := slapdtest.Start(t, &slapdtest.Options{Suffix: "dc=nordlicht,dc=example", Load: []string{demo}})
+	s.Modify(t, `dn: uid=anna.schmidt,ou=people,dc=nordlicht,dc=example
+changetype: modify
+replace: userPassword
+userPassword: anna-directory-pw
+
+dn: uid=paul.partner,ou=partners,dc=nordlicht,dc=example
+changetype: modify
+replace: userPassword
+userPassword: paul-directory-pw
+`)
+	fileConfig := demoCopy(t)
+	data, err := os.ReadFile(fileConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(data), "  - name: demo\n    ldif: demo.ldif\n", fmt.Sprintf(`  - name: demo
+    url: %s
+    start_tls: true
+    ca_file: %s
+    bind_dn: %s
+    bind_password_env: DIRBOOK_TEST_BIND_PASSWORD
+`, s.URL, s.CAFile, s.ReaderDN), 1)
+	cfg = strings.Replace(cfg, "  app_passwords_file: app-passwords.yaml\n", `  app_passwords_file: app-passwords.yaml
+  ldap:
+    source: demo
+    user_filter: (|(uid={login})(mail={login}))
+`, 1)
+	if err := os.WriteFile(fileConfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DIRBOOK_TEST_BIND_PASSWORD", s.ReaderPassword)
+	srv := startServe(t, fileConfig)
+
+	for _, tc := range []struct {
+		user, password string
+		status         int
+		books          []string
+	}{
+		{"anna.schmidt", "anna-directory-pw", 207, []string{"colleagues", "partners"}},
+		{"anna.schmidt@nordlicht.example", "anna-directory-pw", 207, []string{"colleagues", "partners"}},
+		{"paul.partner", "paul-directory-pw", 207, []string{"partners"}},
+		{"anna.schmidt", "wrong", 401, nil},
+		{"anna.schmidt", "", 401, nil},
+		{"*", "anna-directory-pw", 401, nil},
+		{"anna", "demo-anna", 207, []string{"colleagues", "partners"}}, // app passwords still work
+	} {
+		status, books := listBooks(t, srv.url, tc.user, tc.password)
+		if status != tc.status || strings.Join(books, ",") != strings.Join(tc.books, ",") {
+			t.Errorf("login %q/%q: status %d, books %q; want %d, %q", tc.user, tc.password, status, books, tc.status, tc.books)
+		}
+	}
+}
+
+// listBooks discovers the books a login sees, as a client does: the
+// principal from the root, the home set, then the home's members.
+func listBooks(t testing.TB, base, user, password string) (int, []string) {
+	t.Helper()
+	body := `<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/><d:resourcetype/></d:prop></d:propfind>`
+	req, err := http.NewRequest("PROPFIND", base+"dav/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Depth", "0")
+	req.SetBasicAuth(user, password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus {
+		return resp.StatusCode, nil
+	}
+	m := regexp.MustCompile(`<D:current-user-principal><D:href>([^<]+)</D:href>`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("no current-user-principal in %s", data)
+	}
+	hrefs := etagsOrMembers(t, base+strings.TrimPrefix(string(m[1]), "/")+"books/", user, password)
+	var books []string
+	for _, h := range hrefs {
+		parts := strings.Split(strings.Trim(h, "/"), "/")
+		if len(parts) == 4 {
+			books = append(books, parts[3])
+		}
+	}
+	sort.Strings(books)
+	return http.StatusMultiStatus, books
+}
+
+// etagsOrMembers lists the hrefs of a collection's members (Depth 1).
+func etagsOrMembers(t testing.TB, url, user, password string) []string {
+	t.Helper()
+	req, err := http.NewRequest("PROPFIND", url, strings.NewReader(`<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Depth", "1")
+	req.SetBasicAuth(user, password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ms struct {
+		Responses []struct {
+			Href string `xml:"DAV: href"`
+		} `xml:"DAV: response"`
+	}
+	if err := xml.NewDecoder(resp.Body).Decode(&ms); err != nil {
+		t.Fatalf("PROPFIND %s: %v", url, err)
+	}
+	var out []string
+	for _, r := range ms.Responses {
+		out = append(out, r.Href)
+	}
+	return out
 }

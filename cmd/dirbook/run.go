@@ -19,6 +19,7 @@ const (
 	codeOK      = 0 // success; for sync: nothing to change
 	codeError   = 1 // an error, printed on stderr
 	codeChanges = 2 // sync: changes were applied, or would be with --dry-run
+	codeRefused = 3 // sync: a safety rule refused the plan; nothing was published
 	codeUsage   = 64
 )
 
