@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSafeLDIF(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"Anna Schmidt", true},
+		{"Müller", false},
+		{"", false},
+		{" leading space", false},
+		{"trailing space ", false},
+		{":colon", false},
+		{"<angle", false},
+		{"two\nlines", false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := safeLDIF(tc.in); got != tc.want {
+				t.Errorf("safeLDIF(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestASCIILower(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Anna", "anna"},
+		{"Müller", "mueller"},
+		{"Øyvind", "oeyvind"},
+		{"Yılmaz", "yilmaz"},
+		{"García", "garcia"},
+		{"Zoë", "zoe"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := asciiLower(tc.in); got != tc.want {
+				t.Errorf("asciiLower(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWritePerson(t *testing.T) {
+	var sb strings.Builder
+	w := bufio.NewWriter(&sb)
+	writePerson(w, 17, []string{"AAAA"})
+	w.Flush()
+	got := sb.String()
+	for _, want := range []string{
+		"dn: uid=p0000017,ou=people,dc=bench,dc=example\n",
+		"uid: p0000017\n",
+		"mail: ",
+		"entryUUID: 00000011-",
+		"jpegPhoto:: AAAA\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("writePerson(17) lacks %q:\n%s", want, got)
+		}
+	}
+	if !strings.HasSuffix(got, "\n\n") {
+		t.Errorf("writePerson(17) does not end the entry with an empty line:\n%q", got)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	r := pollResult{}
+	for i := 1; i <= 100; i++ {
+		r.lat = append(r.lat, time.Duration(i)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{
+		{0.5, 50 * time.Millisecond},
+		{0.99, 99 * time.Millisecond},
+		{1, 100 * time.Millisecond},
+		{0, time.Millisecond},
+	} {
+		if got := r.quantile(tc.q); got != tc.want {
+			t.Errorf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	if got := (pollResult{}).quantile(0.99); got != 0 {
+		t.Errorf("quantile of no answers = %v, want 0", got)
+	}
+}
+
+func TestCardHrefs(t *testing.T) {
+	var ms multistatus
+	for _, h := range []string{"/dav/u/books/b/", "/dav/u/books/b/a.vcf", "/dav/u/books/b/c%20d.vcf"} {
+		ms.Responses = append(ms.Responses, msResponse{Href: h})
+	}
+	got := ms.cardHrefs("/dav/u/books/b/")
+	if strings.Join(got, " ") != "/dav/u/books/b/a.vcf /dav/u/books/b/c%20d.vcf" {
+		t.Errorf("cardHrefs = %q, want the two cards", got)
+	}
+	if name := unescapeName(got[1]); name != "c d.vcf" {
+		t.Errorf("unescapeName(%q) = %q, want %q", got[1], name, "c d.vcf")
+	}
+}
