@@ -23,6 +23,10 @@ var (
 	ErrLocked = errors.New("another sync is running")
 	// ErrUnauthorized reports wrong or missing credentials.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrNoFeed reports that a source offers no change feed, because the
+	// configuration turned it off or the server does not support it; the
+	// caller reads the whole directory instead.
+	ErrNoFeed = errors.New("no change feed")
 )
 
 // Entry is one person as a source read them from the directory.

@@ -256,7 +256,7 @@ func (s *Source) readRootDSE(ctx context.Context, c *conn) (*rootDSE, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv := ntds.GetRawAttributeValue("invocationId")
+	inv := rawValue(ntds, "invocationId")
 	if len(inv) != 16 {
 		return nil, fmt.Errorf("ldap: read %s at %s: no invocationId", svc, s.url)
 	}

@@ -22,6 +22,8 @@ type searcher interface {
 }
 
 // conn is a connection to the server with a deadline on every request.
+// Its searches go through the wire, which decodes their answers; go-ldap
+// serves the bind, content sync and everything else on the same wire.
 //
 // go-ldap's own request timeout (Conn.SetTimeout) is not used: it runs
 // from the moment a request is sent, however long its answer streams, and
@@ -29,11 +31,13 @@ type searcher interface {
 // that result silently. conn instead closes the connection when the server
 // has not completed a request within the timeout, which fails the request.
 type conn struct {
-	l        *goldap.Conn
-	raw      net.Conn // the TCP connection under l
-	timeout  time.Duration
-	timedOut atomic.Bool
-	stop     func() bool // stops closing the connection when ctx ends
+	l         *goldap.Conn
+	w         *wire
+	raw       net.Conn // the TCP connection under w
+	encrypted bool     // by ldaps:// or StartTLS
+	timeout   time.Duration
+	timedOut  atomic.Bool
+	stop      func() bool // stops closing the connection when ctx ends
 }
 
 // do runs the request op, closing the connection if it takes longer than
@@ -53,13 +57,49 @@ func (c *conn) do(op func() error) error {
 
 // Search implements searcher.
 func (c *conn) Search(req *goldap.SearchRequest) (*goldap.SearchResult, error) {
-	var res *goldap.SearchResult
+	op, err := c.send(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.wait(op)
+}
+
+// send sends the search req; wait collects its answer. The server works
+// on it meanwhile, and other requests may be sent.
+func (c *conn) send(req *goldap.SearchRequest) (*searchOp, error) {
+	var op *searchOp
 	err := c.do(func() error {
 		var err error
-		res, err = c.l.Search(req)
+		op, err = c.w.send(req)
 		return err
 	})
-	return res, err
+	return op, err
+}
+
+// wait returns the answer to the search op. The timeout counts from the
+// call: an answer that arrived before is returned at once.
+func (c *conn) wait(op *searchOp) (*goldap.SearchResult, error) {
+	select {
+	case <-op.done:
+		return op.result()
+	default:
+	}
+	err := c.do(func() error {
+		<-op.done
+		return op.err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return op.res, nil
+}
+
+// forget gives up the search op, if not nil, without waiting for the rest
+// of its answer.
+func (c *conn) forget(op *searchOp) {
+	if op != nil {
+		c.w.forget(op)
+	}
 }
 
 // abort breaks the connection, failing what waits on it. The TCP
@@ -98,29 +138,20 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 		}
 		nc = tc
 	}
-	l := goldap.NewConn(nc, s.ldaps)
-	l.Start()
-	c := &conn{l: l, raw: raw, timeout: s.timeout}
-	c.stop = context.AfterFunc(ctx, c.abort)
-
 	if s.startTLS {
-		// go-ldap's StartTLS has no deadline for the handshake: the
-		// one on the connection underneath covers it.
-		deadline := time.Now().Add(s.timeout)
-		raw.SetDeadline(deadline)
-		err := l.StartTLS(tlsConf)
-		raw.SetDeadline(time.Time{})
+		tc, err := s.upgrade(ctx, raw, tlsConf)
 		if err != nil {
-			c.close()
-			if cerr := ctx.Err(); cerr != nil {
-				return nil, fmt.Errorf("ldap: starttls %s: %w", s.url, cerr)
-			}
-			if !time.Now().Before(deadline) {
-				return nil, fmt.Errorf("ldap: starttls %s: no answer within %v: %w", s.url, s.timeout, os.ErrDeadlineExceeded)
-			}
-			return nil, fmt.Errorf("ldap: starttls %s: %w", s.url, describe(err))
+			raw.Close()
+			return nil, err
 		}
+		nc = tc
 	}
+	encrypted := s.ldaps || s.startTLS
+	w := newWire(nc)
+	l := goldap.NewConn(w, encrypted)
+	l.Start()
+	c := &conn{l: l, w: w, raw: raw, encrypted: encrypted, timeout: s.timeout}
+	c.stop = context.AfterFunc(ctx, c.abort)
 
 	if s.bindDN != "" {
 		if err := s.bind(ctx, c); err != nil {
@@ -129,6 +160,26 @@ func (s *Source) connect(ctx context.Context) (*conn, error) {
 		}
 	}
 	return c, nil
+}
+
+// upgrade upgrades the connection raw with StartTLS within the timeout.
+func (s *Source) upgrade(ctx context.Context, raw net.Conn, conf *tls.Config) (*tls.Conn, error) {
+	deadline := time.Now().Add(s.timeout)
+	raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	tc, err := startTLS(raw, conf)
+	stop()
+	raw.SetDeadline(time.Time{})
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("ldap: starttls %s: %w", s.url, cerr)
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("ldap: starttls %s: no answer within %v: %w", s.url, s.timeout, os.ErrDeadlineExceeded)
+		}
+		return nil, fmt.Errorf("ldap: starttls %s: %w", s.url, describe(err))
+	}
+	return tc, nil
 }
 
 // connectError describes a failure to dial or to complete the TLS
@@ -143,7 +194,7 @@ func (s *Source) connectError(ctx, dctx context.Context, err error) error {
 // bind binds as the configured account, never over an unencrypted
 // connection unless that is allowed.
 func (s *Source) bind(ctx context.Context, c *conn) error {
-	if _, encrypted := c.l.TLSConnectionState(); !encrypted && !s.insecure {
+	if !c.encrypted && !s.insecure {
 		return fmt.Errorf("ldap: bind as %s: %w", s.bindDN, s.errInsecure())
 	}
 	err := c.do(func() error {

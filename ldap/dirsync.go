@@ -69,7 +69,7 @@ func (p *adPoll) dirsync(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		for _, e := range res.Entries {
-			raw := e.GetRawAttributeValue("objectGUID")
+			raw := rawValue(e, "objectGUID")
 			if len(raw) != 16 {
 				continue
 			}
@@ -163,7 +163,7 @@ func (p *adPoll) rereadGUIDs(ctx context.Context, guids []string) error {
 			0, 0, false, "(&"+p.s.groupFilter+guidFilter(chunk)+")", []string{"objectGUID"}, nil)
 		err := p.s.search(ctx, p.c, req, func(e *goldap.Entry) error {
 			groups = append(groups, e.DN)
-			if raw := e.GetRawAttributeValue("objectGUID"); len(raw) == 16 {
+			if raw := rawValue(e, "objectGUID"); len(raw) == 16 {
 				isGroup[formatGUID(raw)] = true
 			}
 			return nil
@@ -216,7 +216,7 @@ func (p *adPoll) leftGroup(ctx context.Context, dn string) error {
 		return fmt.Errorf("ldap: read %s at %s: %w", dn, p.s.url, describe(err))
 	}
 	for _, e := range res.Entries {
-		if raw := e.GetRawAttributeValue("objectGUID"); len(raw) == 16 {
+		if raw := rawValue(e, "objectGUID"); len(raw) == 16 {
 			if err := p.remove(formatGUID(raw)); err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package ldap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/dirbook/dirbook"
@@ -26,8 +25,9 @@ const (
 
 // ErrNoFeed reports that a source offers no change feed, because the
 // configuration turned it off or the server does not support it. The
-// caller then reads the whole directory instead.
-var ErrNoFeed = errors.New("no change feed")
+// caller then reads the whole directory instead. It is dirbook.ErrNoFeed,
+// so that callers that know no ldap types (sync) can test for it.
+var ErrNoFeed = dirbook.ErrNoFeed
 
 // Change is one change a feed reports.
 type Change struct {

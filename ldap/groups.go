@@ -73,15 +73,31 @@ func (g *groupIndex) link(member, group string) {
 // a posixGroup through one of uids.
 func (g *groupIndex) groups(dn string, uids, memberOf []string) []string {
 	self := canonicalDN(dn)
-	seen := map[string]bool{self: true}
-	var out, queue []string
+	// out is also the queue of groups whose parents are still to visit.
+	// A person belongs to a few groups: out is searched until it grows
+	// long enough for a map to pay.
+	var out []string
+	var seen map[string]bool
 	visit := func(gdn string) {
-		if gdn == "" || seen[gdn] {
+		if gdn == "" || gdn == self {
 			return
 		}
-		seen[gdn] = true
+		switch {
+		case seen != nil:
+			if seen[gdn] {
+				return
+			}
+			seen[gdn] = true
+		case slices.Contains(out, gdn):
+			return
+		case len(out) >= 32:
+			seen = make(map[string]bool, 2*len(out))
+			for _, o := range out {
+				seen[o] = true
+			}
+			seen[gdn] = true
+		}
 		out = append(out, gdn)
-		queue = append(queue, gdn)
 	}
 	for _, m := range memberOf {
 		visit(canonicalDN(m))
@@ -94,10 +110,8 @@ func (g *groupIndex) groups(dn string, uids, memberOf []string) []string {
 			visit(p)
 		}
 	}
-	for len(queue) > 0 {
-		gdn := queue[0]
-		queue = queue[1:]
-		for _, p := range g.parents[gdn] {
+	for i := 0; i < len(out); i++ {
+		for _, p := range g.parents[out[i]] {
 			visit(p)
 		}
 	}

@@ -10,16 +10,55 @@ package ldap
 import (
 	"encoding/hex"
 	"strings"
+	"sync"
 )
 
 // addAttr adds the values of one attribute to m, a map keyed like
 // dirbook.Entry.Attrs: lower-case names. The ";binary" transfer option is
 // not part of an attribute's name (RFC 4522): "jpegPhoto;binary" is stored
 // as "jpegphoto".
+//
+// The first values of an attribute go into m as they are, without a copy;
+// the caller must not change vals afterwards.
 func addAttr(m map[string][]string, name string, vals []string) {
-	name = strings.ToLower(name)
-	name = strings.TrimSuffix(name, ";binary")
-	m[name] = append(m[name], vals...)
+	key := attrKey(name)
+	if old, ok := m[key]; ok || len(vals) == 0 {
+		m[key] = append(old, vals...)
+		return
+	}
+	m[key] = vals[:len(vals):len(vals)] // an append to it copies
+}
+
+// attrKeys caches the keys of attribute names: every entry has the same
+// dozen, and Attrs maps then share their keys.
+var attrKeys struct {
+	sync.RWMutex
+	m map[string]string
+}
+
+// maxAttrKeys bounds attrKeys, against a server sending endless names.
+const maxAttrKeys = 4096
+
+// attrKey returns the key of the attribute name in dirbook.Entry.Attrs.
+func attrKey(name string) string {
+	attrKeys.RLock()
+	key, ok := attrKeys.m[name]
+	attrKeys.RUnlock()
+	if ok {
+		return key
+	}
+	// Clones, so that the cache holds no larger string that name or
+	// key may be part of.
+	key = strings.Clone(strings.TrimSuffix(strings.ToLower(name), ";binary"))
+	attrKeys.Lock()
+	if attrKeys.m == nil {
+		attrKeys.m = map[string]string{}
+	}
+	if len(attrKeys.m) < maxAttrKeys {
+		attrKeys.m[strings.Clone(name)] = key
+	}
+	attrKeys.Unlock()
+	return key
 }
 
 // identity returns the ID of an entry from the values of its identity

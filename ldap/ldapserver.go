@@ -356,7 +356,8 @@ func (s *Source) groupAttributes() []string {
 // Read connects, binds, reads the group entries below the group base,
 // then reads the people page by page and calls emit for each, in the
 // order the server returns them, with their group memberships resolved
-// (nested ones included). Only one page of people is held at a time.
+// (nested ones included). At most two pages of people are held at a time:
+// the one being emitted, and the next, which the server sends meanwhile.
 //
 // An entry without a value of the identity attribute is emitted with ID ""
 // and Invalid set; so is a disabled Active Directory account, with its ID.
@@ -418,34 +419,55 @@ func (s *Source) makeEntry(e *goldap.Entry, groups *groupIndex) *dirbook.Entry {
 
 // search runs req as a paged search and calls fn for every entry of each
 // page once the whole page has arrived, so that fn may send requests of
-// its own on c. Errors of fn are returned as they are.
-func (s *Source) search(ctx context.Context, c searcher, req *goldap.SearchRequest, fn func(*goldap.Entry) error) error {
+// its own on c. While fn handles a page, the server already sends the
+// next: at most two pages are held at a time. Errors of fn are returned as
+// they are.
+func (s *Source) search(ctx context.Context, c *conn, req *goldap.SearchRequest, fn func(*goldap.Entry) error) error {
 	paging := goldap.NewControlPaging(s.pageSize)
 	req.Controls = append(req.Controls, paging)
 	n := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("ldap: read %s: %w", s.url, err)
+	fail := func(err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("ldap: read %s: %w", s.url, cerr)
 		}
-		res, err := c.Search(req)
+		return s.searchError(req.BaseDN, n, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ldap: read %s: %w", s.url, err)
+	}
+	op, err := c.send(req)
+	if err != nil {
+		return fail(err)
+	}
+	for {
+		res, err := c.wait(op)
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return fmt.Errorf("ldap: read %s: %w", s.url, cerr)
+			return fail(err)
+		}
+		var next *searchOp
+		ctrl, _ := goldap.FindControl(res.Controls, goldap.ControlTypePaging).(*goldap.ControlPaging)
+		if ctrl != nil && len(ctrl.Cookie) > 0 {
+			paging.SetCookie(ctrl.Cookie)
+			if next, err = c.send(req); err != nil {
+				return fail(err)
 			}
-			return s.searchError(req.BaseDN, n, err)
 		}
 		for i, e := range res.Entries {
 			n++
 			if err := fn(e); err != nil {
+				c.forget(next)
 				return err
 			}
 			res.Entries[i] = nil
 		}
-		ctrl, _ := goldap.FindControl(res.Controls, goldap.ControlTypePaging).(*goldap.ControlPaging)
-		if ctrl == nil || len(ctrl.Cookie) == 0 {
+		if next == nil {
 			return nil
 		}
-		paging.SetCookie(ctrl.Cookie)
+		if err := ctx.Err(); err != nil {
+			c.forget(next)
+			return fmt.Errorf("ldap: read %s: %w", s.url, err)
+		}
+		op = next
 	}
 }
 

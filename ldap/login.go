@@ -266,7 +266,7 @@ func (l *Login) verify(ctx context.Context, user, password string) (string, erro
 		return "", err
 	}
 	defer c.close()
-	if _, encrypted := c.l.TLSConnectionState(); !encrypted && !l.insecure {
+	if !c.encrypted && !l.insecure {
 		return "", fmt.Errorf("ldap: login: %w", l.user.errInsecure())
 	}
 	if l.onBind != nil {

@@ -18,6 +18,9 @@ type valueRange struct{ lo, hi int }
 // ("member;range=0-1499"), into the description without it ("member")
 // and the range. ok is false when desc has no range option.
 func parseRange(desc string) (name string, r valueRange, ok bool, err error) {
+	if !strings.Contains(desc, ";") {
+		return desc, r, false, nil
+	}
 	parts := strings.Split(desc, ";")
 	for i := 1; i < len(parts); i++ {
 		v, found := cutPrefixFold(parts[i], "range=")

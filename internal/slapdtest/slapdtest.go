@@ -100,6 +100,8 @@ type Server struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 	log  *os.File
+
+	closers *program // of a server of Launch; nil for one of Start
 }
 
 // Start starts a slapd configured by opts (nil for the defaults), loads

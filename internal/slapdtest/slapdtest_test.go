@@ -88,3 +88,42 @@ func write(t *testing.T, path string, fn func(*os.File) error) {
 		t.Fatal(err)
 	}
 }
+
+// TestLaunch starts a server the way a program does, and stops it.
+func TestLaunch(t *testing.T) {
+	requireTools(t)
+	d := &Directory{People: 5, Departments: 1}
+	dir := t.TempDir()
+	people := filepath.Join(dir, "people.ldif")
+	write(t, people, func(f *os.File) error { return d.WritePeople(f, true) })
+
+	s, err := Launch(dir, &Options{Load: []string{people}})
+	if err != nil {
+		t.Fatalf("Launch error = %v", err)
+	}
+	if out := search(t, s, "uid="+d.UID(4), "uid"); !strings.Contains(out, "uid: "+d.UID(4)) {
+		t.Errorf("search = %q, want %s", out, d.UID(4))
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close error = %v", err)
+	}
+	if err := exec.Command("ldapsearch", "-x", "-H", s.URL, "-b", s.BaseDN, "-s", "base").Run(); err == nil {
+		t.Errorf("ldapsearch after Close succeeded, want an error")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "slapdtest-*")); len(left) != 0 {
+		t.Errorf("files left after Close: %q", left)
+	}
+
+	// A failure is an error, and leaves nothing behind.
+	s, err = Launch(dir, &Options{Load: []string{filepath.Join(dir, "missing.ldif")}})
+	if err == nil {
+		s.Close()
+		t.Fatal("Launch with a missing file: no error")
+	}
+	if !strings.HasPrefix(err.Error(), "slapdtest: ") {
+		t.Errorf("Launch error = %q, want it to start with slapdtest: ", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "slapdtest-*")); len(left) != 0 {
+		t.Errorf("files left after a failed Launch: %q", left)
+	}
+}
