@@ -24,6 +24,10 @@ import (
 // only in the child processes TestCrashPublish starts.
 const crashStoreEnv = "DIRBOOK_TEST_CRASH_STORE"
 
+// crashStagedEnv, when set in a child, makes it stage its publish in
+// chunks of 500 cards (see stage).
+const crashStagedEnv = "DIRBOOK_TEST_CRASH_STAGED"
+
 // crashEntries is the directory of the crash test in three versions:
 // version 0 is published first; version 1 removes 500 people, adds 500
 // and changes the photo of everyone else, so that publishing it rewrites
@@ -77,6 +81,9 @@ func TestCrashChild(t *testing.T) {
 	if path == "" {
 		t.Skip("run by TestCrashPublish in a child process")
 	}
+	if os.Getenv(crashStagedEnv) != "" {
+		stageMin, stageChunk = 1000, 500
+	}
 	s, err := Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -114,10 +121,10 @@ func copyFile(tb testing.TB, from, to string) {
 
 // startChild starts TestCrashChild on the store at path and waits until it
 // is about to publish.
-func startChild(t *testing.T, path string) (*exec.Cmd, *bufio.Reader) {
+func startChild(t *testing.T, path string, env ...string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashStoreEnv+"="+path)
+	cmd.Env = append(append(os.Environ(), crashStoreEnv+"="+path), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -183,19 +190,50 @@ func TestCrashPublish(t *testing.T) {
 	}
 	wantOld := tokens(syncVersion(t, s, 0))
 	s.Close()
+	crashRounds(t, dir, base, wantOld, kills, testStart, budget)
+}
 
+// TestCrashStagedPublish is TestCrashPublish for a first publish, whose
+// cards are staged in chunks before the publishing transaction.
+func TestCrashStagedPublish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: starts processes")
+	}
+	testStart := time.Now()
+	kills, budget := 12, 6*time.Second
+	if raceEnabled {
+		kills = 3
+	}
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.db")
+	s, err := Open(base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOld := tokens(s.Current())
+	s.Close()
+	crashRounds(t, dir, base, wantOld, kills, testStart, budget, crashStagedEnv+"=1")
+}
+
+// crashRounds has a child publish version 1 of the crash directory into a
+// copy of the store base (revision wantOld) once uninterrupted, then kills
+// children at random points of their publish, and checks after each kill
+// that the store opens, serves wantOld or the new revision, and takes
+// the next sync.
+func crashRounds(t *testing.T, dir, base string, wantOld []string, kills int, testStart time.Time, budget time.Duration, env ...string) {
+	t.Helper()
 	// The new revision, as an uninterrupted child publishes it, and how
 	// long its publish takes.
 	path := filepath.Join(dir, "dirbook.db")
 	copyFile(t, base, path)
-	cmd, r := startChild(t, path)
+	cmd, r := startChild(t, path, env...)
 	start := time.Now()
 	rest, _ := io.ReadAll(r)
 	if err := cmd.Wait(); err != nil || !strings.Contains(string(rest), "done") {
 		t.Fatalf("child process = %v, output %q, want done", err, rest)
 	}
 	publish := time.Since(start)
-	s, err = Open(path, nil)
+	s, err := Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +247,7 @@ func TestCrashPublish(t *testing.T) {
 	outcomes := map[string]int{}
 	for i := 0; i < kills && (i < 3 || time.Since(testStart) < budget); i++ {
 		copyFile(t, base, path)
-		cmd, _ := startChild(t, path)
+		cmd, _ := startChild(t, path, env...)
 		time.Sleep(time.Duration(rand.Int64N(int64(publish)*5/4 + 1)))
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -243,6 +281,25 @@ func TestCrashPublish(t *testing.T) {
 			t.Errorf("kill %d: after the next sync and reopening: %s, want %s", i, got[0], want[0])
 		}
 		s.Close()
+		if hasStaging(t, path) {
+			t.Errorf("kill %d: staged cards left after the next sync", i)
+		}
 	}
 	t.Logf("after SIGKILL the store served: %v", outcomes)
+}
+
+// hasStaging reports whether the store file at path has a staging bucket.
+func hasStaging(t *testing.T, path string) bool {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	found := false
+	db.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketStaging) != nil
+		return nil
+	})
+	return found
 }

@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"encoding/base64"
+	"slices"
 	"strconv"
 
 	"github.com/dirbook/dirbook"
@@ -11,11 +13,20 @@ import (
 // reflection. It reports false for anything else (an older or hand-made
 // record), which decodeRecord then reads with encoding/json.
 func decodeRecordFast(v []byte) (*dirbook.StoredCard, string, bool) {
-	s := &scan{b: v, ok: true}
+	return decodeRecordFastWith(v, nil)
+}
+
+// decodeRecordFastWith is decodeRecordFast; the field names, property
+// names, types and media types of the card come from in when not nil.
+func decodeRecordFastWith(v []byte, in *interner) (*dirbook.StoredCard, string, bool) {
+	s := &scan{b: v, ok: true, in: in}
 	sc := &dirbook.StoredCard{}
 	s.lit(`{"card":{"uid":`)
 	sc.UID = s.str()
 	s.lit(`,"props":[`)
+	if n := bytes.Count(v, []byte(`{"f":`)); n > 0 {
+		sc.Props = make([]dirbook.Prop, 0, n) // quotes in values are escaped: the pattern starts properties only
+	}
 	if s.peek() != ']' {
 		for {
 			sc.Props = append(sc.Props, s.prop())
@@ -47,6 +58,55 @@ type scan struct {
 	b  []byte
 	i  int
 	ok bool
+	in *interner // nil: no interning
+}
+
+// interner shares the strings that repeat across the cards of a store
+// (field and property names, types, media types) while a store loads: a
+// card then holds references to one copy of each.
+type interner struct {
+	strs  map[string]string
+	lists map[string][]string
+}
+
+func newInterner() *interner {
+	return &interner{strs: map[string]string{}, lists: map[string][]string{}}
+}
+
+// str reads a JSON string, interned.
+func (s *scan) istr() string {
+	if s.in == nil {
+		return s.str()
+	}
+	start := s.i
+	v := s.str()
+	if !s.ok {
+		return v
+	}
+	key := string(s.b[start:s.i]) // the JSON text: the map lookup does not allocate
+	if c, ok := s.in.strs[key]; ok {
+		return c
+	}
+	s.in.strs[key] = v
+	return v
+}
+
+// istrs reads a JSON array of strings, interned as a whole. The slice is
+// shared: cards of a revision are never modified.
+func (s *scan) istrs() []string {
+	if s.in == nil {
+		return s.strs()
+	}
+	start := s.i
+	v := s.strs()
+	if !s.ok {
+		return v
+	}
+	if c, ok := s.in.lists[string(s.b[start:s.i])]; ok {
+		return c
+	}
+	s.in.lists[string(s.b[start:s.i])] = slices.Clip(v)
+	return v
 }
 
 func (s *scan) fail() { s.ok, s.i = false, len(s.b) }
@@ -137,11 +197,11 @@ func (s *scan) uint() uint64 {
 func (s *scan) prop() dirbook.Prop {
 	var p dirbook.Prop
 	s.lit(`{"f":`)
-	p.Field = s.str()
+	p.Field = s.istr()
 	s.lit(`,"n":`)
-	p.Name = s.str()
+	p.Name = s.istr()
 	if s.has(`,"t":`) {
-		p.Types = s.strs()
+		p.Types = s.istrs()
 	}
 	if s.has(`,"p":true`) {
 		p.Pref = true
@@ -161,7 +221,7 @@ func (s *scan) prop() dirbook.Prop {
 		}
 	}
 	if s.has(`,"m":`) {
-		p.MediaType = s.str()
+		p.MediaType = s.istr()
 	}
 	s.lit("}")
 	return p

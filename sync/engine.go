@@ -7,18 +7,29 @@
 // removed cards, a log of each revision's changes) for a retention period.
 // A Scheduler runs syncs at an interval, with backoff and triggers.
 //
+// Sources with a change feed (Feed) make syncs incremental: PlanChanges
+// maps only the people a feed reports and compares them with the
+// published cards, found through a people index the store keeps on disk,
+// so that its cost grows with the changes, not with the directory. The
+// feeds' states are stored with the revision they produced. The
+// scheduler follows the feeds as they report changes (watch mode) or polls
+// them, and reads everything at a reconcile interval.
+//
 // Other packages import it as dirsync, since its name shadows the standard
 // library's sync.
 package sync
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dirbook/dirbook"
@@ -65,7 +76,9 @@ type EngineOptions struct {
 	// LoginAttribute is the directory attribute that User.Person names. If
 	// empty, "uid" is used.
 	LoginAttribute string
-	// Logger receives debug records with counts (never personal data). If
+	// Logger receives debug records with counts (never personal data),
+	// and a warning when a source's change feed turns out to be missing
+	// (dirbook.ErrNoFeed) and the source is read whole from then on. If
 	// nil, slog.Default() is used.
 	Logger *slog.Logger
 
@@ -85,6 +98,15 @@ type EngineOptions struct {
 	// or Apply, at most every 200 ms, and once more at its end (Done).
 	// It runs on the syncing goroutine and must return quickly.
 	Progress func(Progress)
+
+	// RulesFingerprint identifies the rules the Mapper applies, e.g. a
+	// hash of the configuration's mapping section. PlanChanges continues
+	// from the feed states stored with the published revision only when
+	// that revision was planned with the same rules, sources, books and
+	// logins; otherwise it reads every source whole. If empty, the rules
+	// count as different in every Engine: its first PlanChanges reads
+	// everything.
+	RulesFingerprint string
 }
 
 // Engine plans and applies syncs from sources into a store.
@@ -100,6 +122,21 @@ type Engine struct {
 	limits    limits
 	progress  func(Progress)
 	now       func() time.Time
+
+	// names holds the sources' names by position, feeds their change
+	// feeds (nil for a source without one).
+	names []string
+	feeds []Feed
+	// fingerprint identifies the configuration the people index is made
+	// with (see RulesFingerprint).
+	fingerprint string
+	// firstUser maps each login of Users to the first User with it;
+	// personUsers the lower-case Person values to those users.
+	firstUser   map[string]bool
+	personUsers map[string][]User
+
+	fmu    sync.Mutex
+	noFeed []bool // sources whose feed reported dirbook.ErrNoFeed
 }
 
 // NewEngine returns an engine reading sources in order, mapping entries with
@@ -131,6 +168,36 @@ func NewEngine(store *Store, sources []Source, m Mapper, opts *EngineOptions) *E
 		}
 		e.progress = opts.Progress
 	}
+	e.names = make([]string, len(sources))
+	e.feeds = make([]Feed, len(sources))
+	e.noFeed = make([]bool, len(sources))
+	seen := make(map[string]bool, len(sources))
+	for i, src := range sources {
+		e.names[i] = sourceName(i, src)
+		if seen[e.names[i]] {
+			// Feed states and the index are kept by source name.
+			e.names[i] = fmt.Sprintf("%s#%d", e.names[i], i+1)
+		}
+		seen[e.names[i]] = true
+		if f, ok := src.(Feed); ok {
+			e.feeds[i] = f
+		}
+	}
+	e.firstUser = make(map[string]bool, len(e.users))
+	e.personUsers = make(map[string][]User, len(e.users))
+	for _, u := range e.users {
+		if e.firstUser[u.Login] {
+			continue
+		}
+		e.firstUser[u.Login] = true
+		k := strings.ToLower(u.Person)
+		e.personUsers[k] = append(e.personUsers[k], u)
+	}
+	var rules string
+	if opts != nil {
+		rules = opts.RulesFingerprint
+	}
+	e.fingerprint = e.makeFingerprint(rules)
 	return e
 }
 
@@ -162,7 +229,18 @@ func (e *refusedError) Unwrap() error { return dirbook.ErrRefused }
 // the sources returned no usable entry at all: an empty or failed read
 // never counts as everyone leaving. A plan that exceeds the removal limits
 // is returned with a non-nil Refusal.
+//
+// Plan reads sources with Read, also those with change feeds, whose stored
+// states it keeps as they are (see PlanChanges).
 func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
+	return e.planFull(ctx, false)
+}
+
+// planFull is Plan. With refresh, sources with a change feed are read
+// through it from scratch (Poll without state), and the plan stores the
+// feed states they return with the revision; a feed reporting
+// dirbook.ErrNoFeed is read with Read instead.
+func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 	pr := newProgress(e.progress, e.now)
 	defer pr.done()
 	st := e.store.state.Load()
@@ -174,10 +252,11 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	byID := make(map[string]*person)
 	mp := e.startMapping(ctx, base)
 	defer mp.stop()
+	states := map[string][]byte{}
 	for i, src := range e.sources {
-		name := sourceName(i, src)
+		name := e.names[i]
 		n := 0
-		err := src.Read(ctx, func(en *dirbook.Entry) error {
+		emit := func(en *dirbook.Entry) error {
 			if n++; n%1024 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -197,7 +276,7 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 			case byID[en.ID] != nil:
 				p.Skipped = append(p.Skipped, Skip{DN: en.DN, Source: source, Reason: "duplicate id, already read from source " + byID[en.ID].source})
 			default:
-				ps := &person{entry: en, source: source}
+				ps := newPerson(en, i, source)
 				byID[en.ID] = ps
 				people = append(people, ps)
 				if n%mapBatch == 0 {
@@ -206,7 +285,35 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 				mp.add(ps)
 			}
 			return nil
-		})
+		}
+		var err error
+		if f := e.feed(i); refresh && f != nil {
+			start, skipped := len(people), len(p.Skipped)
+			var state []byte
+			var full bool
+			state, full, err = f.Poll(ctx, nil, func(c Change) error {
+				if c.Entry == nil {
+					return nil
+				}
+				return emit(c.Entry)
+			})
+			switch {
+			case errors.Is(err, dirbook.ErrNoFeed):
+				// Forget what the feed emitted, and read the source.
+				e.dropFeed(i, err)
+				for _, ps := range people[start:] {
+					delete(byID, ps.id)
+				}
+				people, p.Skipped = people[:start], p.Skipped[:skipped]
+				err = src.Read(ctx, emit)
+			case err == nil && !full:
+				err = errors.New("its change feed, asked for everything, reported changes only")
+			case err == nil && !bytes.Equal(state, st.feeds[name]):
+				states[name] = state
+			}
+		} else {
+			err = src.Read(ctx, emit)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("sync: source %d (%s): %w", i+1, name, err)
 		}
@@ -237,24 +344,24 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	}
 	pr.stage("plan")
 	for _, ps := range people {
-		for _, w := range ps.res.Warnings {
-			p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: w.Field, Message: w.Message})
+		for _, w := range ps.warnings {
+			p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: w.Field, Message: w.Message})
 		}
-		if len(ps.res.Cards) == 0 {
+		if ps.cards == nil {
 			continue
 		}
 		for i, b := range books {
 			id := b.ID
-			c := ps.res.Cards[id]
+			c := ps.cards[i]
 			if c == nil {
 				continue
 			}
 			if c.UID == "" {
-				p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", id)})
+				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", id)})
 				continue
 			}
 			if other := newCards[i][c.UID]; other != nil {
-				p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.UID, id, other.entry.DN)})
+				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.UID, id, other.dn)})
 				continue
 			}
 			newCards[i][c.UID] = ps
@@ -282,13 +389,13 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 		switch {
 		case ps == nil:
 			return "no longer in the directory", ""
-		case ps.res.Excluded != "":
-			if strings.HasPrefix(ps.res.Excluded, "excluded") {
-				return ps.res.Excluded, ps.entry.DN
+		case ps.excluded != "":
+			if strings.HasPrefix(ps.excluded, "excluded") {
+				return ps.excluded, ps.dn
 			}
-			return "excluded: " + ps.res.Excluded, ps.entry.DN
+			return "excluded: " + ps.excluded, ps.dn
 		default:
-			return "no longer matches book rules", ps.entry.DN
+			return "no longer matches book rules", ps.dn
 		}
 	}
 
@@ -305,20 +412,20 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 			bp.Published = len(old.Cards)
 		}
 		for uid, ps := range newCards[i] {
-			c := ps.res.Cards[b.ID]
+			c := ps.cards[i]
 			var prev *dirbook.StoredCard
 			if old != nil {
 				prev = old.Cards[uid]
 			}
 			switch {
 			case prev == nil:
-				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.FN(), DN: ps.entry.DN})
+				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.FN(), DN: ps.dn})
 			case !sameCard(&prev.Card, c):
-				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.FN(), DN: ps.entry.DN, Fields: diffCards(&prev.Card, c)})
+				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.FN(), DN: ps.dn, Fields: diffCards(&prev.Card, c)})
 			default:
 				continue
 			}
-			bc.Put = append(bc.Put, CardPut{Card: c, EntryID: ps.entry.ID})
+			bc.Put = append(bc.Put, CardPut{Card: c, EntryID: ps.id})
 		}
 		if old != nil {
 			for _, uid := range old.UIDs {
@@ -360,7 +467,11 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 	}
 	p.Reordered = !slices.Equal(oldOrder, newOrder)
 
-	ch.Access = e.access(people, configured, p)
+	var holders map[string]*person
+	ch.Access, holders = e.access(people, configured, p)
+	if e.indexed() {
+		ch.feeds = &feedChanges{states: states, index: e.fullIndex(people, holders), reconciled: e.now()}
+	}
 	for _, login := range sortedKeys(unionKeys(base.Access, ch.Access)) {
 		oldIDs, newIDs := base.Access[login], ch.Access[login]
 		if !slices.Equal(oldIDs, newIDs) {
@@ -378,15 +489,16 @@ func (e *Engine) Plan(ctx context.Context) (*Plan, error) {
 
 // access computes the new access map: for each user, the readable books of
 // the entry whose login attribute equals the user's person. Users whose
-// person is missing or excluded read nothing.
-func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) map[string][]string {
+// person is missing or excluded read nothing. It also returns the holder
+// of each lower-case login value: the first person with it.
+func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) (map[string][]string, map[string]*person) {
 	found := make(map[string]*person, len(e.users))
 	for _, ps := range people {
 		for _, v := range ps.logins {
 			k := strings.ToLower(v)
 			if other := found[k]; other != nil && other != ps {
-				p.Warnings = append(p.Warnings, Warning{DN: ps.entry.DN, Field: e.loginAttr,
-					Message: fmt.Sprintf("%s %q is also the value of %s; logins for it use the first", e.loginAttr, v, other.entry.DN)})
+				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: e.loginAttr,
+					Message: fmt.Sprintf("%s %q is also the value of %s; logins for it use the first", e.loginAttr, v, other.dn)})
 				continue
 			}
 			found[k] = ps
@@ -405,7 +517,7 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) m
 				Message: fmt.Sprintf("no person with %s %q; the login reads no book", e.loginAttr, u.Person)})
 			continue
 		}
-		if ps.res.Excluded != "" {
+		if ps.excluded != "" {
 			continue
 		}
 		var ids []string
@@ -419,10 +531,10 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) m
 		}
 	}
 	if !e.dirLogins {
-		return access
+		return access, found
 	}
 	for _, ps := range people {
-		if ps.res.Excluded != "" {
+		if ps.excluded != "" {
 			continue
 		}
 		var ids []string
@@ -443,7 +555,24 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) m
 			access[k] = ids
 		}
 	}
-	return access
+	return access, found
+}
+
+// fullIndex returns the people index of a plan from a whole read: every
+// person with their source and the login values they hold.
+func (e *Engine) fullIndex(people []*person, holders map[string]*person) *indexChanges {
+	ic := &indexChanges{fingerprint: e.fingerprint, full: true, people: make([]indexedPerson, len(people)), logins: make(map[string]string, len(holders))}
+	owned := make(map[*person][]string, len(holders))
+	for k, ps := range holders {
+		owned[ps] = append(owned[ps], k)
+		ic.logins[k] = ps.id
+	}
+	for i, ps := range people {
+		logins := owned[ps]
+		slices.Sort(logins)
+		ic.people[i] = indexedPerson{id: ps.id, rec: personRecord{Source: e.names[ps.src], Logins: logins}}
+	}
+	return ic
 }
 
 // ApplyOptions configures Engine.ApplyWith.
@@ -482,6 +611,11 @@ func (e *Engine) ApplyWith(ctx context.Context, p *Plan, opts *ApplyOptions) (*d
 		return nil, fmt.Errorf("sync: plan is stale: made against revision %d, the store is at %d", p.Base, cur.Number)
 	}
 	if p.Empty() {
+		if fc := p.changes.feeds; fc != nil && e.store.needsFeeds(fc) {
+			if err := e.store.saveFeeds(ctx, p.Base, fc); err != nil {
+				return nil, err
+			}
+		}
 		return cur, nil
 	}
 	if r := p.Refusal(); r != nil && !opts.Force && opts.ApprovedID != r.PlanID {

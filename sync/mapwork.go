@@ -12,18 +12,39 @@ import (
 	"github.com/dirbook/dirbook/mapping"
 )
 
-// person is one usable entry and what mapping made of it.
+// person is one usable entry and what mapping made of it. It is kept
+// small: a plan holds one per person of the directory.
 type person struct {
-	// entry is the entry as read; once mapped, only its ID, DN, Source and
-	// Kind are kept, so that the attributes (photos among them) are freed
-	// while the sources are still being read.
+	// entry is the entry as read, until it is mapped: then nil, so that
+	// the attributes (photos among them) are freed while the sources are
+	// still being read.
 	entry  *dirbook.Entry
-	source string // the source's name
-	res    *mapping.Result
+	id, dn string // of the entry
+	src    int    // the source's position
+	source string // the source's name, or the entry's Source
+	// cards holds the person's card in each configured book, by the
+	// book's position; nil when they are in none.
+	cards []*dirbook.Card
+	// excluded and warnings are those of the mapping.Result.
+	excluded string
+	warnings []mapping.Warning
 	// logins holds the values of the login attribute that name a user;
 	// readable the books the person may read, computed only for them.
 	logins   []string
 	readable []string
+}
+
+// newPerson returns the person of en, read from source src.
+func newPerson(en *dirbook.Entry, src int, source string) *person {
+	return &person{entry: en, id: en.ID, dn: en.DN, src: src, source: source}
+}
+
+// card returns the person's card in the book at position i, or nil.
+func (ps *person) card(i int) *dirbook.Card {
+	if ps.cards == nil {
+		return nil
+	}
+	return ps.cards[i]
 }
 
 // mapBatch is how many people a mapping worker takes at a time.
@@ -37,7 +58,9 @@ type mapPool struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	base   *dirbook.Revision
-	users  map[string]bool // lower-case User.Person values
+	books  []dirbook.Book       // configured, in order
+	old    []*dirbook.BookState // the published state of each, or nil
+	users  map[string]bool      // lower-case User.Person values
 	jobs   chan []*person
 	wg     sync.WaitGroup
 	mapped atomic.Int64
@@ -49,6 +72,11 @@ func (e *Engine) startMapping(ctx context.Context, base *dirbook.Revision) *mapP
 	n := max(runtime.GOMAXPROCS(0), 1)
 	ctx, cancel := context.WithCancel(ctx)
 	mp := &mapPool{e: e, ctx: ctx, cancel: cancel, base: base, jobs: make(chan []*person, 4*n)}
+	mp.books = e.mapper.Books()
+	mp.old = make([]*dirbook.BookState, len(mp.books))
+	for i, b := range mp.books {
+		mp.old[i] = base.Book(b.ID)
+	}
 	if len(e.users) > 0 {
 		mp.users = make(map[string]bool, len(e.users))
 		for _, u := range e.users {
@@ -128,16 +156,22 @@ func (mp *mapPool) mapOne(ps *person) {
 	if res == nil {
 		res = &mapping.Result{}
 	}
-	for id, c := range res.Cards {
+	for i, b := range mp.books {
+		c := res.Cards[b.ID]
 		if c == nil {
 			continue
 		}
-		if b := mp.base.Book(id); b != nil {
-			if prev := b.Cards[c.UID]; prev != nil && sameCard(&prev.Card, c) {
-				res.Cards[id] = &prev.Card
+		if old := mp.old[i]; old != nil {
+			if prev := old.Cards[c.UID]; prev != nil && sameCard(&prev.Card, c) {
+				c = &prev.Card
 			}
 		}
+		if ps.cards == nil {
+			ps.cards = make([]*dirbook.Card, len(mp.books))
+		}
+		ps.cards[i] = c
 	}
+	ps.excluded, ps.warnings = res.Excluded, res.Warnings
 	if mp.users != nil || e.dirLogins {
 		for _, v := range ps.entry.Values(e.loginAttr) {
 			if e.dirLogins || mp.users[strings.ToLower(v)] {
@@ -148,7 +182,5 @@ func (mp *mapPool) mapOne(ps *person) {
 			ps.readable = e.mapper.Readable(ps.entry)
 		}
 	}
-	ps.res = res
-	en := ps.entry
-	ps.entry = &dirbook.Entry{ID: en.ID, DN: en.DN, Source: en.Source, Kind: en.Kind}
+	ps.entry = nil
 }

@@ -34,6 +34,10 @@ type Plan struct {
 	Skipped []Skip
 	// Warnings lists values mapping dropped and login problems.
 	Warnings []Warning
+	// Incremental reports a plan made from change feeds (PlanChanges):
+	// only the people the feeds reported were read and compared, and
+	// Entries counts them.
+	Incremental bool
 
 	changes *Changes
 	storeID string

@@ -256,6 +256,9 @@ func planID(storeID string, ch *Changes) string {
 			buf = appendString(buf, uid)
 		}
 	}
+	if ch.accessPatch {
+		buf = append(buf, "\naccess changes"...)
+	}
 	for _, login := range sortedKeys(ch.Access) {
 		buf = append(buf, "\naccess "...)
 		buf = appendString(buf, login)

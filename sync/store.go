@@ -27,13 +27,19 @@ import (
 // formatVersion is the layout of the store file this code reads and writes.
 // Version 1 had no store ID, tombstones or revision times; Open upgrades
 // such a file in place (its books' history starts at the revision it is at).
-const formatVersion = 2
+// Version 2 had no people index and no feed states; Open adds their empty
+// buckets (the index counts as missing until a plan writes it).
+const formatVersion = 3
 
 // Bucket and key names of the store file. The layout:
 //
 //	meta        "revision" → uint64 big-endian; "time" → RFC 3339 UTC text;
 //	            "format" → uint64 big-endian (formatVersion);
-//	            "store_id" → 32 hex digits, made at random at creation
+//	            "store_id" → 32 hex digits, made at random at creation;
+//	            "index" → the fingerprint of the engine configuration the
+//	            people index was made with (absent: no valid index);
+//	            "reconciled" → RFC 3339 UTC text, the last plan from a
+//	            whole read by an engine with change feeds
 //	books       book ID → {"book":{"id","name","description"},"rev":N,"pos":N,"from":N}
 //	            (rev: the book's last change; from: its HistoryFrom)
 //	cards       one nested bucket per book ID:
@@ -43,6 +49,15 @@ const formatVersion = 2
 //	access      login → JSON list of book IDs (logins reading no book are absent)
 //	log         revision (uint64 big-endian) →
 //	            {"time":"<RFC 3339>","ops":[{"book","uid","op":"put"|"del"},…]}
+//	people      entry ID of each person of the revision →
+//	            {"s":"<source name>","l":["<lower-case login value>",…]}
+//	logins      lower-case login value → entry ID of the person holding it
+//	feeds       source name → the state of its change feed, as the source
+//	            returned it with the changes the revision contains
+//
+// The people, logins and feeds buckets and the meta keys about them are
+// written in the transaction that publishes the revision they describe
+// (see index.go).
 //
 // The log and the tombstones cover the history retention
 // (StoreOptions.HistoryRetention): each publish drops the log entries and
@@ -56,11 +71,17 @@ var (
 	bucketTombstones = []byte("tombstones")
 	bucketAccess     = []byte("access")
 	bucketLog        = []byte("log")
+	bucketPeople     = []byte("people")
+	bucketLogins     = []byte("logins")
+	bucketFeeds      = []byte("feeds")
+	bucketStaging    = []byte("staging")
 
-	keyRevision = []byte("revision")
-	keyTime     = []byte("time")
-	keyFormat   = []byte("format")
-	keyStoreID  = []byte("store_id")
+	keyRevision   = []byte("revision")
+	keyTime       = []byte("time")
+	keyFormat     = []byte("format")
+	keyStoreID    = []byte("store_id")
+	keyIndex      = []byte("index")
+	keyReconciled = []byte("reconciled")
 )
 
 // defaultTimeout is how long a lock is waited for when StoreOptions.Timeout
@@ -113,8 +134,19 @@ type Store struct {
 type state struct {
 	rev     *dirbook.Revision
 	entries map[string]string
+	// byEntry is the reverse of entries: entry ID → the UIDs of its cards
+	// that differ from it.
+	byEntry map[string][]string
 	// times lists the revisions the log holds, oldest first.
 	times []revTime
+	// feeds maps source names to the feed states stored with rev.
+	feeds map[string][]byte
+	// index is the fingerprint the people index of rev was made with; ""
+	// when there is no valid index.
+	index string
+	// reconciled is the time of the last plan from a whole read by an
+	// engine with change feeds.
+	reconciled time.Time
 }
 
 // revTime is a revision and the time it was published.
@@ -245,6 +277,12 @@ func (s *Store) openDB(grow int) (*bolt.DB, error) {
 			opts.InitialMmapSize = int(fi.Size()) + 2*grow
 		}
 	}
+	return s.openDBWith(opts)
+}
+
+// openDBWith opens the bbolt file with opts, mapping a lock timeout to
+// lockedError.
+func (s *Store) openDBWith(opts *bolt.Options) (*bolt.DB, error) {
 	db, err := bolt.Open(s.path, 0o600, opts)
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, &lockedError{path: s.path, file: true}
@@ -300,6 +338,14 @@ type Changes struct {
 	// Access is the complete new access map: login → IDs of the books the
 	// login may read. Logins not listed read nothing.
 	Access map[string][]string
+
+	// accessPatch makes Access list only the logins whose books change
+	// (an empty list: the login reads nothing any more); the others keep
+	// theirs. Engine plans from change feeds set it.
+	accessPatch bool
+	// feeds holds the feed states and index changes an engine stores
+	// with the revision; nil (Store.Publish) invalidates the index.
+	feeds *feedChanges
 }
 
 // BookChanges is what changes in one book.
@@ -356,6 +402,17 @@ type bookWrite struct {
 	// tombDel the UIDs whose tombstone goes (the card came back, or the
 	// tombstone is older than the retention).
 	tombPut, tombDel []string
+	// staged lists, sorted by UID, the cards of a book that had none,
+	// written in chunks before the publishing transaction (see stage);
+	// puts is then empty.
+	staged []stagedCard
+}
+
+// stagedCard is a card written by stage; stage sets the ETag of stored.
+type stagedCard struct {
+	card    *dirbook.Card
+	entryID string
+	stored  *dirbook.StoredCard
 }
 
 type cardWrite struct {
@@ -371,11 +428,18 @@ type publication struct {
 	ops    []logOp
 	// logCut drops the log entries of the revisions up to it; 0 keeps all.
 	logCut uint64
+	// accessPut and accessDel are the logins whose books change.
+	accessPut map[string][]string
+	accessDel []string
+	feeds     *feedChanges
 }
 
 // Publish writes changes as a new revision in one transaction and then makes
 // it current. If anything fails, neither the file nor the current revision
-// change. It returns the new revision.
+// change. It returns the new revision. (The cards of a book that had none,
+// when many, are written in chunks before that transaction, where nothing
+// refers to them until it commits; see stage.) A publish through Publish
+// keeps no people index: the next Engine.PlanChanges reads everything.
 func (s *Store) Publish(ctx context.Context, ch *Changes) (*dirbook.Revision, error) {
 	return s.publish(ctx, ch, nil)
 }
@@ -403,8 +467,9 @@ func (s *Store) publish(ctx context.Context, ch *Changes, progress func(int)) (*
 		return nil, err
 	}
 
-	grow := 0
+	grow, staged := 0, false
 	for _, bw := range pub.writes {
+		staged = staged || len(bw.staged) > 0
 		for _, p := range bw.puts {
 			grow += len(p.uid) + len(p.value) + 16
 		}
@@ -416,9 +481,14 @@ func (s *Store) publish(ctx context.Context, ch *Changes, progress func(int)) (*
 		return nil, err
 	}
 	next := pub.next
-	err = db.Update(func(tx *bolt.Tx) error {
-		return write(ctx, tx, cur.rev.Number, pub, progress)
-	})
+	if staged {
+		err = stage(ctx, db, pub, progress)
+	}
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			return write(ctx, tx, cur.rev.Number, pub, progress)
+		})
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sync: publish revision %d to %s: %w", next.rev.Number, s.path, err)
@@ -429,6 +499,62 @@ func (s *Store) publish(ctx context.Context, ch *Changes, progress func(int)) (*
 		return next.rev, fmt.Errorf("sync: published revision %d, then closing %s failed: %w", next.rev.Number, s.path, err)
 	}
 	return next.rev, nil
+}
+
+// Staging: a publish that writes stageMin cards or more into a book that
+// has none (the first sync of a directory) writes them in transactions of
+// stageChunk cards into a bucket of the staging bucket first, which the
+// publishing transaction then moves into place. A transaction holds its
+// writes in memory until it commits, as encoded records and again as
+// pages: staging bounds that to a chunk instead of the whole directory.
+// Until the publishing transaction commits, nothing refers to the staged
+// cards: a failure or crash leaves the previous revision as it was, and
+// the next publish deletes what is left.
+var (
+	stageMin   = 16384
+	stageChunk = 8192
+)
+
+// stage writes the staged cards of pub, and sets their ETags.
+func stage(ctx context.Context, db *bolt.DB, pub *publication, progress func(int)) error {
+	first, n := true, 0
+	for _, bw := range pub.writes {
+		for start := 0; start < len(bw.staged); start += stageChunk {
+			chunk := bw.staged[start:min(start+stageChunk, len(bw.staged))]
+			err := db.Update(func(tx *bolt.Tx) error {
+				if first && tx.Bucket(bucketStaging) != nil {
+					if err := tx.DeleteBucket(bucketStaging); err != nil {
+						return err
+					}
+				}
+				parent, err := tx.CreateBucketIfNotExists(bucketStaging)
+				if err != nil {
+					return err
+				}
+				b, err := parent.CreateBucketIfNotExists([]byte(bw.id))
+				if err != nil {
+					return err
+				}
+				b.FillPercent = 0.9 // puts arrive in key order
+				for _, c := range chunk {
+					record, etag := encodeRecord(c.card, c.stored.Revision, c.entryID)
+					c.stored.ETag = etag
+					if err := b.Put([]byte(c.card.UID), record); err != nil {
+						return fmt.Errorf("put card %q: %w", c.card.UID, err)
+					}
+				}
+				return ctx.Err()
+			})
+			if err != nil {
+				return fmt.Errorf("stage book %q: %w", bw.id, err)
+			}
+			first = false
+			if n += len(chunk); progress != nil {
+				progress(n)
+			}
+		}
+	}
+	return nil
 }
 
 // historyCut returns the newest revision of times published before
@@ -460,17 +586,21 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 			StoreID: cur.rev.StoreID,
 			Time:    now,
 			Books:   make([]*dirbook.BookState, 0, len(ch.Books)),
-			Access:  make(map[string][]string, len(ch.Access)),
 		},
-		entries: maps.Clone(cur.entries),
+		entries:    maps.Clone(cur.entries),
+		byEntry:    maps.Clone(cur.byEntry),
+		feeds:      cur.feeds,
+		index:      cur.index,
+		reconciled: cur.reconciled,
 	}
+	next.applyFeeds(ch.feeds)
 	for _, rt := range cur.times {
 		if rt.num > cut {
 			next.times = append(next.times, rt)
 		}
 	}
 	next.times = append(next.times, revTime{num: num, time: now})
-	pub := &publication{next: next, logCut: cut}
+	pub := &publication{next: next, logCut: cut, feeds: ch.feeds}
 
 	var freed []string // UIDs deleted somewhere; their entries are dropped if no book keeps them
 	seen := make(map[string]bool, len(ch.Books))
@@ -483,6 +613,7 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 		bw := bookWrite{id: bc.Book.ID}
 		changed := old == nil || old.Book != bc.Book
 
+		staging := len(bc.Put) >= stageMin && (old == nil || len(old.Cards) == 0)
 		deleted := make(map[string]bool, len(bc.Delete))
 		for _, uid := range bc.Delete {
 			if old == nil || old.Cards[uid] == nil || deleted[uid] {
@@ -508,6 +639,14 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 			if entryID == uid {
 				entryID = "" // the common case: not worth storing twice
 			}
+			if staging {
+				// Encoded and hashed while staged (see stage).
+				sc := &dirbook.StoredCard{Card: *p.Card, Revision: num}
+				put[uid] = sc
+				bw.staged = append(bw.staged, stagedCard{card: p.Card, entryID: entryID, stored: sc})
+				next.setEntry(uid, entryID)
+				continue
+			}
 			record, etag := encodeRecord(p.Card, num, entryID)
 			if old != nil {
 				if prev := old.Cards[uid]; prev != nil && prev.ETag == etag {
@@ -518,16 +657,13 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 			sc := &dirbook.StoredCard{Card: *p.Card, ETag: etag, Revision: num}
 			put[uid] = sc
 			puts = append(puts, cardWrite{uid: uid, value: record})
-			if entryID != "" {
-				next.entries[uid] = entryID
-			} else {
-				delete(next.entries, uid)
-			}
+			next.setEntry(uid, entryID)
 		}
 		slices.SortFunc(puts, func(a, b cardWrite) int { return cmp.Compare(a.uid, b.uid) })
+		slices.SortFunc(bw.staged, func(a, b stagedCard) int { return cmp.Compare(a.card.UID, b.card.UID) })
 		slices.Sort(bw.deletes)
 		bw.puts = puts
-		if len(puts) > 0 || len(bw.deletes) > 0 {
+		if len(puts) > 0 || len(bw.staged) > 0 || len(bw.deletes) > 0 {
 			changed = true
 		}
 
@@ -577,24 +713,33 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 			if old != nil {
 				size += len(old.Cards)
 			}
-			bs.Cards = make(map[string]*dirbook.StoredCard, size)
-			if old != nil {
-				maps.Copy(bs.Cards, old.Cards)
+			if old != nil && len(put) < len(old.Cards)/4 {
+				// Few changes: cloning copies the map's table as it is,
+				// much faster than inserting every card again.
+				bs.Cards = maps.Clone(old.Cards)
+			} else {
+				bs.Cards = make(map[string]*dirbook.StoredCard, size)
+				if old != nil {
+					maps.Copy(bs.Cards, old.Cards)
+				}
 			}
-			added := false
+			var added []string
 			for uid, sc := range put {
 				if _, ok := bs.Cards[uid]; !ok {
-					added = true
+					added = append(added, uid)
 				}
 				bs.Cards[uid] = sc
 			}
 			for _, uid := range bw.deletes {
 				delete(bs.Cards, uid)
 			}
-			if old != nil && !added && len(bw.deletes) == 0 {
-				bs.UIDs = old.UIDs
-			} else {
+			switch {
+			case old == nil:
 				bs.UIDs = slices.Sorted(maps.Keys(bs.Cards))
+			case len(added) == 0 && len(bw.deletes) == 0:
+				bs.UIDs = old.UIDs
+			default:
+				bs.UIDs = mergeUIDs(old.UIDs, added, bw.deletes, len(bs.Cards))
 			}
 		}
 		next.rev.Books = append(next.rev.Books, bs)
@@ -607,6 +752,9 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 		pub.writes = append(pub.writes, bw)
 		for _, p := range puts {
 			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: p.uid, Op: "put"})
+		}
+		for _, c := range bw.staged {
+			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: c.card.UID, Op: "put"})
 		}
 		for _, uid := range bw.deletes {
 			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: uid, Op: "del"})
@@ -633,15 +781,102 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 			}
 		}
 		if !kept {
-			delete(next.entries, uid)
+			next.setEntry(uid, "")
 		}
 	}
-	for login, ids := range ch.Access {
-		if len(ids) > 0 {
-			next.rev.Access[login] = slices.Clone(ids)
-		}
-	}
+	prepareAccess(cur.rev.Access, ch, next.rev, pub)
 	return pub, nil
+}
+
+// mergeUIDs returns the sorted UIDs of old without the sorted deleted,
+// with added (not in old) inserted: n in all.
+func mergeUIDs(old, added, deleted []string, n int) []string {
+	slices.Sort(added)
+	out := make([]string, 0, n)
+	i, j, k := 0, 0, 0
+	for i < len(old) || j < len(added) {
+		if i < len(old) && (j == len(added) || old[i] < added[j]) {
+			for k < len(deleted) && deleted[k] < old[i] {
+				k++
+			}
+			if k < len(deleted) && deleted[k] == old[i] {
+				i++
+				continue
+			}
+			out = append(out, old[i])
+			i++
+			continue
+		}
+		out = append(out, added[j])
+		j++
+	}
+	return out
+}
+
+// setEntry records that the card uid was made from the entry entryID; ""
+// means from the entry of the same ID (or that the card is gone).
+func (st *state) setEntry(uid, entryID string) {
+	if old, ok := st.entries[uid]; ok {
+		if old == entryID {
+			return
+		}
+		delete(st.entries, uid)
+		uids := slices.DeleteFunc(slices.Clone(st.byEntry[old]), func(u string) bool { return u == uid })
+		if len(uids) == 0 {
+			delete(st.byEntry, old)
+		} else {
+			st.byEntry[old] = uids
+		}
+	}
+	if entryID != "" {
+		st.entries[uid] = entryID
+		st.byEntry[entryID] = append(slices.Clip(st.byEntry[entryID]), uid)
+	}
+}
+
+// prepareAccess sets the access map of next from the current one and ch,
+// and the logins whose books change in pub.
+func prepareAccess(cur map[string][]string, ch *Changes, next *dirbook.Revision, pub *publication) {
+	pub.accessPut = map[string][]string{}
+	if ch.accessPatch {
+		next.Access = maps.Clone(cur)
+		if next.Access == nil {
+			next.Access = map[string][]string{}
+		}
+		for _, login := range sortedKeys(ch.Access) {
+			ids := ch.Access[login]
+			if len(ids) == 0 {
+				if _, ok := next.Access[login]; ok {
+					delete(next.Access, login)
+					pub.accessDel = append(pub.accessDel, login)
+				}
+				continue
+			}
+			if !slices.Equal(cur[login], ids) {
+				next.Access[login] = slices.Clone(ids)
+				pub.accessPut[login] = next.Access[login]
+			}
+		}
+		return
+	}
+	next.Access = make(map[string][]string, len(ch.Access))
+	for login, ids := range ch.Access {
+		if len(ids) == 0 {
+			continue
+		}
+		if old, ok := cur[login]; ok && slices.Equal(old, ids) {
+			next.Access[login] = old
+			continue
+		}
+		next.Access[login] = slices.Clone(ids)
+		pub.accessPut[login] = next.Access[login]
+	}
+	for login := range cur {
+		if _, ok := next.Access[login]; !ok {
+			pub.accessDel = append(pub.accessDel, login)
+		}
+	}
+	slices.Sort(pub.accessDel)
 }
 
 // write stores a prepared publish in tx. base is the revision the file must
@@ -670,8 +905,24 @@ func write(ctx context.Context, tx *bolt.Tx, base uint64, pub *publication, prog
 		}
 		return nil
 	}
+	staging := tx.Bucket(bucketStaging)
 	for _, bw := range pub.writes {
 		id := []byte(bw.id)
+		if len(bw.staged) > 0 {
+			// The staged cards become the book's cards.
+			if staging == nil || staging.Bucket(id) == nil {
+				return fmt.Errorf("book %q: staged cards missing", bw.id)
+			}
+			if cards.Bucket(id) != nil {
+				if err := cards.DeleteBucket(id); err != nil {
+					return fmt.Errorf("book %q: %w", bw.id, err)
+				}
+			}
+			if err := tx.MoveBucket(id, staging, cards); err != nil {
+				return fmt.Errorf("book %q: move staged cards: %w", bw.id, err)
+			}
+			n += len(bw.staged)
+		}
 		if bw.record == nil {
 			if err := books.Delete(id); err != nil {
 				return fmt.Errorf("book %q: %w", bw.id, err)
@@ -729,29 +980,26 @@ func write(ctx context.Context, tx *bolt.Tx, base uint64, pub *publication, prog
 		}
 	}
 
-	// Access is small: rewrite it whole.
-	var stale [][]byte
-	if err := access.ForEach(func(k, _ []byte) error {
-		if _, ok := rev.Access[string(k)]; !ok {
-			stale = append(stale, bytes.Clone(k))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, k := range stale {
-		if err := access.Delete(k); err != nil {
-			return fmt.Errorf("access %q: %w", k, err)
+	if staging != nil {
+		// What is left: staged by a publish that failed.
+		if err := tx.DeleteBucket(bucketStaging); err != nil {
+			return fmt.Errorf("staging: %w", err)
 		}
 	}
-	for login, ids := range rev.Access {
-		v, err := json.Marshal(ids)
-		if err != nil {
-			return err
-		}
-		if err := access.Put([]byte(login), v); err != nil {
+
+	// Access: only the logins whose books change.
+	for _, login := range pub.accessDel {
+		if err := access.Delete([]byte(login)); err != nil {
 			return fmt.Errorf("access %q: %w", login, err)
 		}
+	}
+	for _, login := range sortedKeys(pub.accessPut) {
+		if err := access.Put([]byte(login), appendStrings(nil, pub.accessPut[login])); err != nil {
+			return fmt.Errorf("access %q: %w", login, err)
+		}
+	}
+	if err := writeFeeds(tx, pub.feeds); err != nil {
+		return err
 	}
 
 	if pub.logCut > 0 {
@@ -791,7 +1039,7 @@ func newStoreID() string {
 // file's content. It writes only when something is missing, so opening an
 // up-to-date store leaves the file as it is.
 func initAndRead(db *bolt.DB) (*snapshot, error) {
-	buckets := [][]byte{bucketMeta, bucketBooks, bucketCards, bucketTombstones, bucketAccess, bucketLog}
+	buckets := [][]byte{bucketMeta, bucketBooks, bucketCards, bucketTombstones, bucketAccess, bucketLog, bucketPeople, bucketLogins, bucketFeeds}
 	var snap *snapshot
 	complete := false
 	err := db.View(func(tx *bolt.Tx) error {
@@ -817,7 +1065,7 @@ func initAndRead(db *bolt.DB) (*snapshot, error) {
 				}
 			}
 			meta := tx.Bucket(bucketMeta)
-			if f := meta.Get(keyFormat); f != nil && getUint(meta, keyFormat) < formatVersion {
+			if f := meta.Get(keyFormat); f != nil && getUint(meta, keyFormat) < 2 {
 				if err := upgrade(tx); err != nil {
 					return fmt.Errorf("upgrade: %w", err)
 				}
@@ -843,7 +1091,7 @@ func initAndRead(db *bolt.DB) (*snapshot, error) {
 	return snap, nil
 }
 
-// upgrade brings a format 1 file to format 2: its removals were not
+// upgrade brings a format 1 file to format 2 (format 3 only adds buckets): its removals were not
 // recorded, so each book's history starts at the file's revision.
 func upgrade(tx *bolt.Tx) error {
 	rev := getUint(tx.Bucket(bucketMeta), keyRevision)
@@ -876,12 +1124,15 @@ func upgrade(tx *bolt.Tx) error {
 
 // snapshot is the content of a store file, copied out of a transaction.
 type snapshot struct {
-	revision uint64
-	storeID  string
-	time     time.Time
-	books    []rawBook
-	access   map[string][]byte
-	times    []revTime
+	revision   uint64
+	storeID    string
+	time       time.Time
+	books      []rawBook
+	access     map[string][]byte
+	times      []revTime
+	feeds      map[string][]byte
+	index      string
+	reconciled time.Time
 }
 
 // rawBook is a book read from the file. Its cards are decoded within the
@@ -905,6 +1156,14 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 		}
 		snap.revision = getUint(meta, keyRevision)
 		snap.storeID = string(meta.Get(keyStoreID))
+		snap.index = string(meta.Get(keyIndex))
+		if v := meta.Get(keyReconciled); v != nil {
+			t, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				return nil, fmt.Errorf("meta reconciled: %w", err)
+			}
+			snap.reconciled = t
+		}
 		if v := meta.Get(keyTime); v != nil {
 			t, err := time.Parse(time.RFC3339Nano, string(v))
 			if err != nil {
@@ -915,6 +1174,7 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 	}
 	cards := tx.Bucket(bucketCards)
 	tombs := tx.Bucket(bucketTombstones)
+	in := newInterner()
 	if books := tx.Bucket(bucketBooks); books != nil {
 		err := books.ForEach(func(k, v []byte) error {
 			rb := rawBook{tombs: map[string]uint64{}}
@@ -925,7 +1185,7 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 				if b := cards.Bucket(k); b != nil {
 					c := b.Cursor()
 					for k, v := c.First(); k != nil; k, v = c.Next() {
-						sc, entryID, err := decodeRecord(v)
+						sc, entryID, err := decodeRecordWith(v, in)
 						if err != nil {
 							return fmt.Errorf("book %q: card %q: %w", rb.record.Book.ID, k, err)
 						}
@@ -963,6 +1223,15 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 			return nil, err
 		}
 	}
+	if feeds := tx.Bucket(bucketFeeds); feeds != nil {
+		snap.feeds = map[string][]byte{}
+		if err := feeds.ForEach(func(k, v []byte) error {
+			snap.feeds[string(k)] = bytes.Clone(v)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
 	if log := tx.Bucket(bucketLog); log != nil {
 		if err := log.ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
@@ -984,6 +1253,9 @@ func (snap *snapshot) decode() (*state, error) {
 	st.rev.StoreID = snap.storeID
 	st.rev.Time = snap.time
 	st.times = snap.times
+	st.feeds = snap.feeds
+	st.index = snap.index
+	st.reconciled = snap.reconciled
 	slices.SortStableFunc(snap.books, func(a, b rawBook) int { return cmp.Compare(a.record.Position, b.record.Position) })
 	for _, rb := range snap.books {
 		bs := &dirbook.BookState{
@@ -997,7 +1269,7 @@ func (snap *snapshot) decode() (*state, error) {
 		for i, uid := range rb.keys {
 			bs.Cards[uid] = rb.cards[i]
 			if id := rb.entryIDs[i]; id != "" {
-				st.entries[uid] = id
+				st.setEntry(uid, id)
 			}
 		}
 		st.rev.Books = append(st.rev.Books, bs)
@@ -1018,6 +1290,7 @@ func emptyState() *state {
 	return &state{
 		rev:     &dirbook.Revision{Access: map[string][]string{}},
 		entries: map[string]string{},
+		byEntry: map[string][]string{},
 	}
 }
 
@@ -1103,7 +1376,12 @@ func logTime(v []byte) time.Time {
 
 // decodeRecord parses a card record.
 func decodeRecord(v []byte) (*dirbook.StoredCard, string, error) {
-	if sc, id, ok := decodeRecordFast(v); ok {
+	return decodeRecordWith(v, nil)
+}
+
+// decodeRecordWith is decodeRecord, interning with in (see interner).
+func decodeRecordWith(v []byte, in *interner) (*dirbook.StoredCard, string, error) {
+	if sc, id, ok := decodeRecordFastWith(v, in); ok {
 		return sc, id, nil
 	}
 	var rec cardRecord

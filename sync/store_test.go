@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -557,5 +558,28 @@ func TestCurrentWhilePublishing(t *testing.T) {
 	<-readerDone
 	if got := s.Current(); got.Number != 20 || len(got.Books[0].UIDs) != 21 {
 		t.Errorf("after 20 publishes: revision %d with %d cards, want 20 with 21", got.Number, len(got.Books[0].UIDs))
+	}
+}
+
+func TestMergeUIDs(t *testing.T) {
+	tests := []struct {
+		name                string
+		old, added, deleted []string
+		want                []string
+	}{
+		{"nothing", []string{"a", "c"}, nil, nil, []string{"a", "c"}},
+		{"add", []string{"b", "d"}, []string{"e", "a", "c"}, nil, []string{"a", "b", "c", "d", "e"}},
+		{"delete", []string{"a", "b", "c", "d"}, nil, []string{"a", "c", "d"}, []string{"b"}},
+		{"both", []string{"a", "b", "d"}, []string{"c", "0"}, []string{"b", "x"}, []string{"0", "a", "c", "d"}},
+		{"into empty", nil, []string{"b", "a"}, nil, []string{"a", "b"}},
+		{"delete all", []string{"a"}, nil, []string{"a"}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mergeUIDs(tt.old, slices.Clone(tt.added), tt.deleted, len(tt.want))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("mergeUIDs(%q, %q, %q) = %q, want %q", tt.old, tt.added, tt.deleted, got, tt.want)
+			}
+		})
 	}
 }
