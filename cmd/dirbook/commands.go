@@ -65,13 +65,14 @@ func openApp(path string, readOnly bool, log *slog.Logger, progress func(dirsync
 		users[i] = dirsync.User{Login: ap.User, Person: ap.Person}
 	}
 	eng := dirsync.NewEngine(st, srcs, m, &dirsync.EngineOptions{
-		Users:           users,
-		LoginAttribute:  cfg.Auth.LoginAttribute,
-		DirectoryLogins: cfg.Auth.LDAP != nil,
-		Logger:          log,
-		MaxRemovals:     cfg.Sync.MaxRemovals,
-		MaxRemovalShare: cfg.Sync.MaxRemovalShare,
-		Progress:        progress,
+		Users:            users,
+		LoginAttribute:   cfg.Auth.LoginAttribute,
+		DirectoryLogins:  cfg.Auth.LDAP != nil,
+		Logger:           log,
+		MaxRemovals:      cfg.Sync.MaxRemovals,
+		MaxRemovalShare:  cfg.Sync.MaxRemovalShare,
+		Progress:         progress,
+		RulesFingerprint: cfg.rulesFingerprint(),
 	})
 	return &app{cfg: cfg, mapper: m, store: st, engine: eng, log: log}, nil
 }
@@ -307,8 +308,10 @@ SIGTERM.`)
 	// The first sync runs before serving starts, so a client never sees an
 	// empty book on a fresh store; a failure keeps the last revision.
 	sched := dirsync.NewScheduler(a.engine, &dirsync.SchedulerOptions{
-		Interval: a.cfg.Sync.Interval,
-		Logger:   log,
+		Interval:          a.cfg.Sync.Interval,
+		Watch:             a.cfg.Sync.Mode != "poll",
+		ReconcileInterval: a.cfg.Sync.ReconcileInterval,
+		Logger:            log,
 	})
 	sched.Once(ctx) // logs its own outcome
 

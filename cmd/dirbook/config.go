@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -74,6 +77,7 @@ type SourceConfig struct {
 	GroupFilter       string        `yaml:"group_filter"`
 	ActiveDirectory   bool          `yaml:"active_directory"`
 	IncludeDisabled   bool          `yaml:"include_disabled"`
+	Feed              string        `yaml:"feed"`
 
 	Base        string `yaml:"base"`
 	Filter      string `yaml:"filter"`
@@ -95,6 +99,12 @@ type SyncConfig struct {
 	// HistoryRetention is how long removals are remembered for sync
 	// tokens; 0: 30 days.
 	HistoryRetention time.Duration `yaml:"history_retention"`
+	// Mode is watch (default: follow the sources' change feeds as they
+	// push, when every source has one) or poll (sync every interval).
+	Mode string `yaml:"mode"`
+	// ReconcileInterval is how often a full read and diff runs besides
+	// the change feeds; 0: 6h.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
 }
 
 // AuthConfig configures HTTP Basic logins.
@@ -497,6 +507,14 @@ func (c *Config) validate(f *configFile) {
 	if c.Sync.MaxRemovalShare < 0 || c.Sync.MaxRemovalShare > 1 {
 		f.add("sync.max_removal_share", "want a share between 0 and 1, e.g. 0.1 for 10 %%, got %v", c.Sync.MaxRemovalShare)
 	}
+	switch c.Sync.Mode {
+	case "", "watch", "poll":
+	default:
+		f.add("sync.mode", "want watch or poll, got %q", c.Sync.Mode)
+	}
+	if c.Sync.ReconcileInterval < 0 {
+		f.add("sync.reconcile_interval", "must not be negative")
+	}
 	if c.Sync.Interval < 0 {
 		f.add("sync.interval", "must not be negative")
 	} else if c.Sync.Interval == 0 {
@@ -590,4 +608,18 @@ func (c *Config) resolve(p string) string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// rulesFingerprint identifies what decides the published cards besides
+// the directory: the mapping rules and the sources' kinds and filters. A
+// store whose change-feed index was made under another fingerprint is
+// rebuilt with a full read.
+func (c *Config) rulesFingerprint() string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	enc.Encode(c.Mapping)
+	for _, s := range c.Sources {
+		enc.Encode([]string{s.Name, s.Kind, s.Base, s.Scope, s.Filter, s.IDAttribute, s.LDIF, s.URL})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirbook/dirbook"
 	"github.com/dirbook/dirbook/internal/slapdtest"
@@ -219,4 +220,56 @@ func etagsOrMembers(t testing.TB, url, user, password string) []string {
 		out = append(out, r.Href)
 	}
 	return out
+}
+
+// TestWatchFromSlapd serves the demo directory from slapd in watch mode:
+// an HR edit in slapd reaches the served book without a sync being asked
+// for.
+func TestWatchFromSlapd(t *testing.T) {
+	demo := filepath.Join("..", "..", "testdata", "demo", "demo.ldif")
+	s := slapdtest.Start(t, &slapdtest.Options{Suffix: "dc=nordlicht,dc=example", Load: []string{demo}})
+	config := demoCopy(t)
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(data), "  - name: demo\n    ldif: demo.ldif\n", fmt.Sprintf(`  - name: demo
+    url: %s
+    start_tls: true
+    ca_file: %s
+    bind_dn: %s
+    bind_password_env: DIRBOOK_TEST_BIND_PASSWORD
+`, s.URL, s.CAFile, s.ReaderDN), 1)
+	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DIRBOOK_TEST_BIND_PASSWORD", s.ReaderPassword)
+	srv := startServe(t, config)
+	book := srv.url + "dav/anna/books/colleagues/"
+	before := etags(t, book, "anna", "demo-anna")
+	if len(before) != demoColleagues {
+		t.Fatalf("colleagues has %d cards, want %d", len(before), demoColleagues)
+	}
+	s.Modify(t, `dn: uid=greta.zimmermann,ou=people,dc=nordlicht,dc=example
+changetype: modify
+replace: telephoneNumber
+telephoneNumber: 030 555123
+`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		after := etags(t, book, "anna", "demo-anna")
+		changed := 0
+		for href, tag := range after {
+			if before[href] != tag {
+				changed++
+			}
+		}
+		if changed == 1 && len(after) == len(before) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after the edit in slapd, %d cards changed (want 1)\n%s", changed, srv.output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

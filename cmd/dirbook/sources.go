@@ -33,6 +33,7 @@ func (c *Config) checkSource(f *configFile, k string, s *SourceConfig) {
 			"anonymous": s.Anonymous, "scope": s.Scope != "", "attributes": len(s.Attributes) > 0,
 			"page_size": s.PageSize != 0, "timeout": s.Timeout != 0, "group_base": s.GroupBase != "",
 			"group_filter": s.GroupFilter != "", "active_directory": s.ActiveDirectory, "include_disabled": s.IncludeDisabled,
+			"feed": s.Feed != "",
 		} {
 			if set {
 				f.add(k+"."+key, "applies to directory servers (url), not to an ldif file")
@@ -117,6 +118,7 @@ func (s *SourceConfig) server(c *Config, attrs []string) (*ldap.Source, error) {
 		GroupFilter:       s.GroupFilter,
 		ActiveDirectory:   s.ActiveDirectory,
 		IncludeDisabled:   s.IncludeDisabled,
+		Feed:              s.Feed,
 	})
 }
 
@@ -132,12 +134,18 @@ func (c *Config) sources(attrs []string) ([]dirsync.Source, error) {
 		if s.LDIF != "" {
 			src, err = s.ldif(c)
 		} else {
-			src, err = s.server(c, attrs)
+			var server *ldap.Source
+			server, err = s.server(c, attrs)
+			if err == nil && s.Feed != ldap.FeedNone {
+				src = &feedSource{Source: server, name: s.Name, kind: s.Kind}
+			} else {
+				src = server
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}
-		if s.Kind != "" {
+		if _, isFeed := src.(*feedSource); s.Kind != "" && !isFeed {
 			src = &kindSource{Source: src, kind: s.Kind, name: s.Name}
 		}
 		out = append(out, src)
@@ -161,3 +169,47 @@ func (k *kindSource) Read(ctx context.Context, emit func(*dirbook.Entry) error) 
 
 // Name names the source in sync errors.
 func (k *kindSource) Name() string { return k.name }
+
+// feedSource is an LDAP source with a change feed, as sync consumes it. It
+// sets the configured kind on every entry, as kindSource does.
+type feedSource struct {
+	*ldap.Source
+	name string
+	kind string
+}
+
+var _ dirsync.Feed = (*feedSource)(nil)
+
+// Name names the source; sync stores the feed's state under it.
+func (f *feedSource) Name() string { return f.name }
+
+func (f *feedSource) Read(ctx context.Context, emit func(*dirbook.Entry) error) error {
+	return f.Source.Read(ctx, func(e *dirbook.Entry) error {
+		f.setKind(e)
+		return emit(e)
+	})
+}
+
+func (f *feedSource) Poll(ctx context.Context, state []byte, emit func(dirsync.Change) error) ([]byte, bool, error) {
+	return f.Source.Poll(ctx, state, func(c ldap.Change) error {
+		f.setKind(c.Entry)
+		return emit(dirsync.Change(c))
+	})
+}
+
+func (f *feedSource) Watch(ctx context.Context, state []byte, fn func([]dirsync.Change, bool, []byte) error) error {
+	return f.Source.Watch(ctx, state, func(cs []ldap.Change, full bool, next []byte) error {
+		out := make([]dirsync.Change, len(cs))
+		for i, c := range cs {
+			f.setKind(c.Entry)
+			out[i] = dirsync.Change(c)
+		}
+		return fn(out, full, next)
+	})
+}
+
+func (f *feedSource) setKind(e *dirbook.Entry) {
+	if e != nil && f.kind != "" {
+		e.Kind = f.kind
+	}
+}
