@@ -22,36 +22,14 @@ import (
 // it through an ldap:// source with StartTLS: the published books must be
 // the same, card for card, as the ones the LDIF file gives.
 func TestSyncFromSlapd(t *testing.T) {
-	demo := filepath.Join("..", "..", "testdata", "demo", "demo.ldif")
-	s := slapdtest.Start(t, &slapdtest.Options{Suffix: "dc=nordlicht,dc=example", Load: []string{demo}, SizeLimit: 20})
-
+	s := slapdDemo(t, 20)
 	fileConfig := demoCopy(t)
 	if res := runDirbook(t, "sync", "--config", fileConfig); res.code != codeChanges {
 		t.Fatalf("sync from the LDIF file: exit code %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-
-	data, err := os.ReadFile(fileConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := fmt.Sprintf(`  - name: demo
-    url: %s
-    start_tls: true
-    ca_file: %s
-    bind_dn: %s
-    bind_password_env: DIRBOOK_TEST_BIND_PASSWORD
-    page_size: 7
-`, s.URL, s.CAFile, s.ReaderDN)
-	cfg := strings.Replace(string(data), "  - name: demo\n    ldif: demo.ldif\n", server, 1)
-	if cfg == string(data) {
-		t.Fatal("the demo config has no ldif source to replace")
-	}
-	serverConfig := filepath.Join(t.TempDir(), "dirbook.yaml")
-	cfg = strings.Replace(cfg, "app_passwords_file: app-passwords.yaml", "app_passwords_file: "+filepath.Join(filepath.Dir(fileConfig), "app-passwords.yaml"), 1)
-	if err := os.WriteFile(serverConfig, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DIRBOOK_TEST_BIND_PASSWORD", s.ReaderPassword)
+	serverConfig := slapdConfig(t, s, func(cfg string) string {
+		return strings.Replace(cfg, "    bind_password_env:", "    page_size: 7\n    bind_password_env:", 1)
+	})
 	if res := runDirbook(t, "check", "--config", serverConfig); res.code != codeOK {
 		t.Fatalf("check of the slapd config: exit code %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
@@ -102,8 +80,7 @@ func openStore(t testing.TB, config string) *dirbook.Revision {
 // directory passwords (auth.ldap): the login's groups decide its books,
 // and a wrong password gets 401.
 func TestLDAPLogin(t *testing.T) {
-	demo := filepath.Join("..", "..", "testdata", "demo", "demo.ldif")
-	s := slapdtest.Start(t, &slapdtest.Options{Suffix: "dc=nordlicht,dc=example", Load: []string{demo}})
+	s := slapdDemo(t, 0)
 	s.Modify(t, `dn: uid=anna.schmidt,ou=people,dc=nordlicht,dc=example
 changetype: modify
 replace: userPassword
@@ -114,27 +91,13 @@ changetype: modify
 replace: userPassword
 userPassword: paul-directory-pw
 `)
-	fileConfig := demoCopy(t)
-	data, err := os.ReadFile(fileConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(data), "  - name: demo\n    ldif: demo.ldif\n", fmt.Sprintf(`  - name: demo
-    url: %s
-    start_tls: true
-    ca_file: %s
-    bind_dn: %s
-    bind_password_env: DIRBOOK_TEST_BIND_PASSWORD
-`, s.URL, s.CAFile, s.ReaderDN), 1)
-	cfg = strings.Replace(cfg, "  app_passwords_file: app-passwords.yaml\n", `  app_passwords_file: app-passwords.yaml
+	fileConfig := slapdConfig(t, s, func(cfg string) string {
+		return strings.Replace(cfg, "  app_passwords_file: app-passwords.yaml\n", `  app_passwords_file: app-passwords.yaml
   ldap:
     source: demo
     user_filter: (|(uid={login})(mail={login}))
 `, 1)
-	if err := os.WriteFile(fileConfig, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DIRBOOK_TEST_BIND_PASSWORD", s.ReaderPassword)
+	})
 	srv := startServe(t, fileConfig)
 
 	for _, tc := range []struct {
@@ -226,24 +189,8 @@ func etagsOrMembers(t testing.TB, url, user, password string) []string {
 // an HR edit in slapd reaches the served book without a sync being asked
 // for.
 func TestWatchFromSlapd(t *testing.T) {
-	demo := filepath.Join("..", "..", "testdata", "demo", "demo.ldif")
-	s := slapdtest.Start(t, &slapdtest.Options{Suffix: "dc=nordlicht,dc=example", Load: []string{demo}})
-	config := demoCopy(t)
-	data, err := os.ReadFile(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(data), "  - name: demo\n    ldif: demo.ldif\n", fmt.Sprintf(`  - name: demo
-    url: %s
-    start_tls: true
-    ca_file: %s
-    bind_dn: %s
-    bind_password_env: DIRBOOK_TEST_BIND_PASSWORD
-`, s.URL, s.CAFile, s.ReaderDN), 1)
-	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("DIRBOOK_TEST_BIND_PASSWORD", s.ReaderPassword)
+	s := slapdDemo(t, 0)
+	config := slapdConfig(t, s, nil)
 	srv := startServe(t, config)
 	book := srv.url + "dav/anna/books/colleagues/"
 	before := etags(t, book, "anna", "demo-anna")
@@ -272,4 +219,42 @@ telephoneNumber: 030 555123
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// slapdDemo starts a slapd holding the demo directory; sizeLimit caps
+// unpaged searches (0: the harness's default).
+func slapdDemo(t testing.TB, sizeLimit int) *slapdtest.Server {
+	t.Helper()
+	demo := filepath.Join("..", "..", "testdata", "demo", "demo.ldif")
+	return slapdtest.Start(t, &slapdtest.Options{Suffix: "dc=nordlicht,dc=example", Load: []string{demo}, SizeLimit: sizeLimit})
+}
+
+// slapdConfig writes a copy of the demo configuration whose source reads
+// s over StartTLS as its reader account, changed further by edit (if not
+// nil), and returns its path.
+func slapdConfig(t testing.TB, s *slapdtest.Server, edit func(string) string) string {
+	t.Helper()
+	config := demoCopy(t)
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(data), "  - name: demo\n    ldif: demo.ldif\n", fmt.Sprintf(`  - name: demo
+    url: %s
+    start_tls: true
+    ca_file: %s
+    bind_dn: %s
+    bind_password_env: DIRBOOK_TEST_BIND_PASSWORD
+`, s.URL, s.CAFile, s.ReaderDN), 1)
+	if cfg == string(data) {
+		t.Fatal("the demo config has no ldif source to replace")
+	}
+	if edit != nil {
+		cfg = edit(cfg)
+	}
+	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DIRBOOK_TEST_BIND_PASSWORD", s.ReaderPassword)
+	return config
 }
