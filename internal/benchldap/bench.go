@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dirbook/dirbook"
+	"github.com/dirbook/dirbook/internal/benchmark"
 	"github.com/dirbook/dirbook/internal/slapdtest"
 	"github.com/dirbook/dirbook/ldap"
 	"github.com/dirbook/dirbook/mapping"
@@ -247,36 +248,7 @@ func benchRules(employees string) string {
 exclude:
   has: [pwdAccountLockedTime]
 fields:
-  - name: fn
-    property: FN
-    from: [displayName, cn]
-  - name: n
-    property: N
-    parts: [sn, givenName]
-  - name: org
-    property: ORG
-    parts: [o, ou]
-  - name: title
-    property: TITLE
-    from: [title]
-  - name: email
-    property: EMAIL
-    from: [mail]
-    types: [work]
-  - name: work_phone
-    property: TEL
-    from: [telephoneNumber]
-    types: [work, voice]
-    transform: [e164]
-  - name: mobile
-    property: TEL
-    from: [mobile]
-    types: [cell]
-    transform: [e164]
-  - name: photo
-    property: PHOTO
-    from: [jpegPhoto]
-books:
+`+benchmark.Fields("  ", true)+`books:
   - id: colleagues
     name: Colleagues
     include:

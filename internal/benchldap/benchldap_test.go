@@ -40,24 +40,6 @@ func TestBenchRules(t *testing.T) {
 	}
 }
 
-func TestParseVmHWM(t *testing.T) {
-	tests := []struct {
-		status  string
-		want    int64
-		wantErr bool
-	}{
-		{"Name:\tbenchldap\nVmPeak:\t  900 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1000 kB\n", 123456 * 1024, false},
-		{"Name:\tbenchldap\n", 0, true},
-		{"VmHWM:\t12 MB\n", 0, true},
-	}
-	for _, tt := range tests {
-		got, err := parseVmHWM(tt.status)
-		if got != tt.want || (err != nil) != tt.wantErr {
-			t.Errorf("parseVmHWM(%q) = %d, %v, want %d, error %v", tt.status, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
 func TestParseCPULine(t *testing.T) {
 	busy, total, err := parseCPULine("cpu  100 5 50 800 40 3 2 0 7 0\n")
 	if err != nil || busy != 160 || total != 1000 {

@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dirbook/dirbook/internal/benchmark"
 	"github.com/dirbook/dirbook/ldap"
 	dirsync "github.com/dirbook/dirbook/sync"
 )
@@ -92,9 +92,11 @@ func runChild(ctx context.Context, spec string, stdout io.Writer) error {
 	for _, b := range rev.Books {
 		res.Cards[b.ID] = len(b.Cards)
 	}
-	if res.VmHWM, err = vmHWM(); err != nil {
+	status, err := benchmark.ProcStatus(os.Getpid())
+	if err != nil {
 		return err
 	}
+	res.VmHWM = status["VmHWM"] * 1024
 	return json.NewEncoder(stdout).Encode(res)
 }
 
@@ -121,33 +123,4 @@ func (b *bench) runChild(ctx context.Context, sp *childSpec) (*childResult, erro
 		return nil, fmt.Errorf("publish: output %q: %w", stdout.String(), err)
 	}
 	return &res, nil
-}
-
-// vmHWM returns the peak resident set size of this process, in bytes.
-func vmHWM() (int64, error) {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	return parseVmHWM(string(data))
-}
-
-// parseVmHWM finds "VmHWM:  123456 kB" in the text of /proc/PID/status.
-func parseVmHWM(status string) (int64, error) {
-	for line := range strings.SplitSeq(status, "\n") {
-		v, ok := strings.CutPrefix(line, "VmHWM:")
-		if !ok {
-			continue
-		}
-		kb, ok := strings.CutSuffix(strings.TrimSpace(v), " kB")
-		if !ok {
-			return 0, fmt.Errorf("VmHWM %q: not in kB", v)
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(kb), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("VmHWM: %w", err)
-		}
-		return n * 1024, nil
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
 }

@@ -30,22 +30,14 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"time"
+
+	"github.com/dirbook/dirbook/internal/benchmark"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "benchldap:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchmark.Main("benchldap", run) }
 
 // options are the command's flags.
 type options struct {
@@ -79,15 +71,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := b.run(ctx); err != nil {
 		return err
 	}
-	report := b.report()
-	fmt.Fprint(stdout, report)
-	if o.out != "" {
-		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return benchmark.WriteReport(stdout, b.report(), o.out)
 }

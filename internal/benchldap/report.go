@@ -3,11 +3,12 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dirbook/dirbook/internal/benchmark"
 )
 
 // Targets of issue 3.
@@ -32,7 +33,7 @@ func (b *bench) report() string {
 	}
 	p("## Reading and publishing from slapd (issue 3)\n\n")
 	p("Measured by `%s` on %s, in %v: %s; %s. ", cmd, time.Now().UTC().Format("2006-01-02"),
-		time.Since(b.started).Round(time.Second), machine(), b.versions)
+		time.Since(b.started).Round(time.Second), benchmark.Machine(), b.versions)
 	p("slapd (mdb database, memberof overlay) runs on the same machine as the readers and talks to them over loopback.\n\n")
 	p("The directory: %s people (inetOrgPerson with uid, cn, sn, givenName, displayName, mail, telephoneNumber, title, ou, employeeNumber, half of them mobile; entryUUID and memberOf) "+
 		"and %d department groups (groupOfNames, %s members in all) nested in cn=employees, loaded with slapadd in %v. "+
@@ -94,19 +95,6 @@ func (b *bench) flags() string {
 		out = append(out, fmt.Sprintf("-page %d", o.pageSize))
 	}
 	return strings.Join(out, " ")
-}
-
-func machine() string {
-	model := ""
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if name, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs (%s), %s/%s, %s", runtime.NumCPU(), model, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }

@@ -35,22 +35,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/dirbook/dirbook/internal/benchmark"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "benchpoll:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchmark.Main("benchpoll", run) }
 
 // options are the command's flags.
 type options struct {
@@ -106,17 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := b.run(ctx); err != nil {
 		return err
 	}
-	report := b.report()
-	fmt.Fprint(stdout, report)
-	if o.out != "" {
-		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return benchmark.WriteReport(stdout, b.report(), o.out)
 }
 
 // bench is one run of all measurements.
@@ -290,18 +272,4 @@ func (b *bench) polls3(ctx context.Context, dirbookBook, radicaleBook *target) e
 		}
 	}
 	return nil
-}
-
-// machine describes where the figures were taken.
-func machine() string {
-	model := ""
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if name, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs (%s), %s/%s, %s", runtime.NumCPU(), model, runtime.GOOS, runtime.GOARCH, runtime.Version())
 }

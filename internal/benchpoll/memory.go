@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dirbook/dirbook/internal/benchmark"
 )
 
 // memoryResult is the memory of dirbook serving a large book.
@@ -51,7 +52,7 @@ func (b *bench) measureMemory(ctx context.Context) (*memoryResult, error) {
 	res := &memoryResult{cards: n, startup: time.Since(start)}
 	b.logf("dirbook serves %d cards (start with first sync: %v)", n, res.startup.Round(time.Millisecond))
 	pid := p.cmd.Process.Pid
-	if res.startStatus, err = procStatus(pid); err != nil {
+	if res.startStatus, err = benchmark.ProcStatus(pid); err != nil {
 		return nil, err
 	}
 	res.startHeap = goHeap(ctx, metrics)
@@ -98,7 +99,7 @@ func (b *bench) measureMemory(ctx context.Context) (*memoryResult, error) {
 	if got != n {
 		return nil, fmt.Errorf("the multigets returned %d cards, want %d", got, n)
 	}
-	if res.passStatus, err = procStatus(pid); err != nil {
+	if res.passStatus, err = benchmark.ProcStatus(pid); err != nil {
 		return nil, err
 	}
 	res.passHeap = goHeap(ctx, metrics)
@@ -132,29 +133,4 @@ func goHeap(ctx context.Context, url string) int64 {
 		}
 	}
 	return 0
-}
-
-// procStatus reads the memory lines (in kB) of /proc/PID/status.
-func procStatus(pid int) (map[string]int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		key, value, ok := strings.Cut(line, ":")
-		if !ok || !strings.HasSuffix(value, " kB") {
-			continue
-		}
-		v, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(value, " kB")), 10, 64)
-		if err == nil {
-			out[key] = v
-		}
-	}
-	for _, k := range []string{"VmRSS", "VmHWM"} {
-		if _, ok := out[k]; !ok {
-			return nil, fmt.Errorf("/proc/%d/status has no %s", pid, k)
-		}
-	}
-	return out, nil
 }

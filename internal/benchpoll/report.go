@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dirbook/dirbook/internal/benchmark"
 )
 
 // Targets of issue 6.
@@ -26,7 +28,7 @@ func (b *bench) report() string {
 	}
 	p("## CardDAV serving (issue 6)\n\n")
 	p("Measured by `go run ./internal/benchpoll` on %s, in %v: %s. dirbook %s; %s. ",
-		time.Now().UTC().Format("2006-01-02"), time.Since(b.started).Round(time.Second), machine(), b.dirbookVer, radicaleName(b.radVer))
+		time.Now().UTC().Format("2006-01-02"), time.Since(b.started).Round(time.Second), benchmark.Machine(), b.dirbookVer, radicaleName(b.radVer))
 	p("Every server runs as its own process; they and the load generator share the machine and talk over loopback, one server at a time. ")
 	p("Each person has a name, organisation and unit, title, mail, work and mobile number and %s; ", photo)
 	p("Radicale's storage holds the very vCard 3.0 text dirbook serves (Radicale re-serialises it when answering: no line folding, properties reordered) and Radicale checks plain htpasswd passwords; dirbook checks bcrypt app passwords (remembered after the first request). ")

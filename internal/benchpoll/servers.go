@@ -25,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dirbook/dirbook/internal/benchmark"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -317,12 +318,8 @@ func writeDirectory(dir string, n int, photos bool, metrics string) error {
 	if err != nil {
 		return err
 	}
-	photoField, photoRef := "", ""
+	photoRef := ""
 	if photos {
-		photoField = `
-    - name: photo
-      property: PHOTO
-      from: [jpegPhoto]`
 		photoRef = ", photo"
 	}
 	config := fmt.Sprintf(`listen: 127.0.0.1:0
@@ -346,33 +343,7 @@ auth:
 mapping:
   phone_region: DE
   fields:
-    - name: fn
-      property: FN
-      from: [displayName, cn]
-    - name: n
-      property: N
-      parts: [sn, givenName]
-    - name: org
-      property: ORG
-      parts: [o, ou]
-    - name: title
-      property: TITLE
-      from: [title]
-    - name: email
-      property: EMAIL
-      from: [mail]
-      types: [work]
-    - name: work_phone
-      property: TEL
-      from: [telephoneNumber]
-      types: [work, voice]
-      transform: [e164]
-    - name: mobile
-      property: TEL
-      from: [mobile]
-      types: [cell]
-      transform: [e164]%s
-  books:
+%s  books:
     - id: %s
       name: People
       description: Everyone
@@ -381,7 +352,7 @@ mapping:
       readers:
         has: [uid]
       fields: [fn, n, org, title, email, work_phone, mobile%s]
-`, metrics, benchUser, hash, photoField, benchBook, photoRef)
+`, metrics, benchUser, hash, benchmark.Fields("    ", photos), benchBook, photoRef)
 	if err := os.WriteFile(filepath.Join(dir, "dirbook.yaml"), []byte(config), 0o644); err != nil {
 		return err
 	}

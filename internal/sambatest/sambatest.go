@@ -42,6 +42,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dirbook/dirbook/internal/dirserver"
+	"github.com/dirbook/dirbook/internal/testcert"
 )
 
 // Programs the harness runs.
@@ -84,9 +87,8 @@ type Server struct {
 
 	tb    testing.TB
 	dir   string
-	conf  string // smb.conf
-	cmd   *exec.Cmd
-	done  chan struct{} // closed when cmd has exited
+	conf  string             // smb.conf
+	proc  *dirserver.Process // nil when samba does not run
 	log   *os.File
 	fwd   []*forwarder
 	netns string // /proc/PID/ns/net of samba
@@ -144,17 +146,15 @@ func Start(tb testing.TB, opts *Options) *Server {
 	}
 	tb.Logf("sambatest: provisioned %s in %v", realm, time.Since(start).Round(time.Millisecond))
 
-	ca := newAuthority(tb, "sambatest CA")
-	certPEM, keyPEM := ca.issue(tb)
-	s.CAFile = filepath.Join(dir, "ca.pem")
 	tlsDir := filepath.Join(dir, "tls")
 	if err := os.Mkdir(tlsDir, 0o700); err != nil {
 		tb.Fatalf("sambatest: %v", err)
 	}
-	writeFile(tb, s.CAFile, ca.pem)
-	writeFile(tb, filepath.Join(tlsDir, "ca.pem"), ca.pem)
-	writeFile(tb, filepath.Join(tlsDir, "cert.pem"), certPEM)
-	writeFile(tb, filepath.Join(tlsDir, "key.pem"), keyPEM)
+	caFile, certFile, keyFile, err := testcert.Write(tlsDir, "sambatest CA")
+	if err != nil {
+		tb.Fatalf("sambatest: %v", err)
+	}
+	s.CAFile = caFile
 
 	s.conf = filepath.Join(target, "etc", "smb.conf")
 	rewriteConf(tb, s.conf, map[string]string{
@@ -166,9 +166,9 @@ func Start(tb testing.TB, opts *Options) *Server {
 		"bind interfaces only": "yes",
 		"dns forwarder":        "",
 		"tls enabled":          "yes",
-		"tls keyfile":          filepath.Join(tlsDir, "key.pem"),
-		"tls certfile":         filepath.Join(tlsDir, "cert.pem"),
-		"tls cafile":           filepath.Join(tlsDir, "ca.pem"),
+		"tls keyfile":          keyFile,
+		"tls certfile":         certFile,
+		"tls cafile":           caFile,
 		"log file":             filepath.Join(dir, "samba.log.%m"),
 		// Sockets and the pid file of this server only, so that
 		// the servers of several tests run side by side.
@@ -220,39 +220,22 @@ func (s *Server) start() {
 	s.tb.Helper()
 	start := time.Now()
 	cmd := isolated(filepath.Join(s.dir, "resolv.conf"), sambaPath, "--interactive", "--model=single", "--configfile="+s.conf)
-	cmd.Stdout = s.log
-	cmd.Stderr = s.log
-	if err := cmd.Start(); err != nil {
+	proc, err := dirserver.Start(cmd, s.log)
+	if err != nil {
 		s.tb.Fatalf("sambatest: start samba: %v", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
+	s.proc = proc
 	// unshare and sh exec the next program: the process is samba's, and
 	// so is its network namespace once unshare has run.
-	s.netns = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
+	s.netns = fmt.Sprintf("/proc/%d/ns/net", proc.Pid())
 
 	deadline := time.Now().Add(60 * time.Second)
 	for _, port := range []int{389, 636} {
-		for {
-			c, err := dialNetns(s.netns, fmt.Sprintf("127.0.0.1:%d", port))
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-done:
-				s.cmd = nil
-				s.tb.Fatalf("sambatest: samba exited at start (%v); its log:\n%s", cmd.ProcessState, s.logTail())
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				s.Stop()
-				s.tb.Fatalf("sambatest: samba does not listen on port %d after 60s (last error: %v); its log:\n%s", port, err, s.logTail())
-			}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		dial := func() (net.Conn, error) { return dialNetns(s.netns, addr) }
+		if err := proc.Await(deadline, 50*time.Millisecond, dial); err != nil {
+			s.proc = nil
+			s.tb.Fatalf("sambatest: samba on port %d: %v; its log:\n%s", port, err, s.logTail())
 		}
 	}
 	for _, port := range []int{389, 636} {
@@ -276,41 +259,22 @@ func (s *Server) Stop() {
 		f.close()
 	}
 	s.fwd = nil
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
+	s.proc.Stop()
+	s.proc = nil
 }
 
 // Modify applies LDIF change records (changetype: add, modify, modrdn,
 // delete) as the Administrator with ldapmodify over ldaps://.
 func (s *Server) Modify(tb testing.TB, ldif string) {
 	tb.Helper()
-	f, err := os.CreateTemp(s.dir, "modify-*.ldif")
-	if err != nil {
-		tb.Fatalf("sambatest: %v", err)
+	m := &dirserver.LDAPModify{
+		URL:      s.LDAPSURL,
+		BindDN:   s.AdminDN,
+		Password: s.AdminPassword,
+		Env:      []string{"LDAPTLS_CACERT=" + s.CAFile, "LDAPTLS_REQCERT=demand"},
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(ldif); err != nil {
-		tb.Fatalf("sambatest: %v", err)
-	}
-	f.Close()
-	s.ldapmodify(tb, f.Name())
-}
-
-func (s *Server) ldapmodify(tb testing.TB, path string) {
-	tb.Helper()
-	cmd := exec.Command("ldapmodify", "-x", "-H", s.LDAPSURL, "-D", s.AdminDN, "-w", s.AdminPassword, "-f", path)
-	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+s.CAFile, "LDAPTLS_REQCERT=demand")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("sambatest: ldapmodify: %v\n%s", err, tail(out))
+	if out, err := m.Records(s.dir, ldif); err != nil {
+		tb.Fatalf("sambatest: %v\n%s", err, tail(out))
 	}
 }
 
@@ -332,10 +296,10 @@ func (s *Server) Tool(tb testing.TB, args ...string) string {
 // Interfaces returns the names of the network interfaces in samba's
 // network namespace, from /proc/PID/net/dev.
 func (s *Server) Interfaces() ([]string, error) {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return nil, fmt.Errorf("sambatest: samba does not run")
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", s.proc.Pid()))
 	if err != nil {
 		return nil, fmt.Errorf("sambatest: %w", err)
 	}

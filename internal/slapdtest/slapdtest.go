@@ -33,10 +33,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/dirbook/dirbook/internal/dirserver"
+	"github.com/dirbook/dirbook/internal/testcert"
 )
 
 // Programs the harness runs.
@@ -97,8 +99,7 @@ type Server struct {
 	tb   testing.TB
 	dir  string
 	args []string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	proc *dirserver.Process // nil when slapd does not run
 	log  *os.File
 
 	closers *program // of a server of Launch; nil for one of Start
@@ -126,12 +127,11 @@ func Start(tb testing.TB, opts *Options) *Server {
 	s.AdminDN = "cn=admin," + s.BaseDN
 	s.ReaderDN = "cn=reader," + s.BaseDN
 
-	ca := newAuthority(tb, "slapdtest CA")
-	certPEM, keyPEM := ca.issue(tb)
-	s.CAFile = filepath.Join(dir, "ca.pem")
-	writeFile(tb, s.CAFile, ca.pem)
-	writeFile(tb, filepath.Join(dir, "server.pem"), certPEM)
-	writeFile(tb, filepath.Join(dir, "server.key"), keyPEM)
+	caFile, certFile, keyFile, err := testcert.Write(dir, "slapdtest CA")
+	if err != nil {
+		tb.Fatalf("slapdtest: %v", err)
+	}
+	s.CAFile = caFile
 	writeFile(tb, filepath.Join(dir, "ad.schema"), []byte(adSchema))
 	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
 		tb.Fatalf("slapdtest: %v", err)
@@ -145,8 +145,11 @@ func Start(tb testing.TB, opts *Options) *Server {
 		sessionLog = 1000
 	}
 	var conf bytes.Buffer
-	err := confTemplate.Execute(&conf, map[string]any{
+	err = confTemplate.Execute(&conf, map[string]any{
 		"Dir":        dir,
+		"CAFile":     caFile,
+		"CertFile":   certFile,
+		"KeyFile":    keyFile,
 		"SchemaDir":  schemaDir,
 		"ModulePath": modulePath,
 		"Suffix":     s.BaseDN,
@@ -196,41 +199,22 @@ func Start(tb testing.TB, opts *Options) *Server {
 // same data. It does nothing when the server runs.
 func (s *Server) Start() {
 	s.tb.Helper()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return
 	}
 	cmd := exec.Command(slapdPath, s.args...)
-	cmd.Stdout = s.log
-	cmd.Stderr = s.log
 	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
+	proc, err := dirserver.Start(cmd, s.log)
+	if err != nil {
 		s.tb.Fatalf("slapdtest: start slapd: %v", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
+	s.proc = proc
 
 	addr := strings.TrimPrefix(s.URL, "ldap://")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-done:
-			s.cmd = nil
-			s.tb.Fatalf("slapdtest: slapd exited at start (%v); its log:\n%s", cmd.ProcessState, s.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			s.tb.Fatalf("slapdtest: slapd does not listen on %s after 15s; its log:\n%s", addr, s.logTail())
-		}
+	dial := func() (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+	if err := proc.Await(time.Now().Add(15*time.Second), 20*time.Millisecond, dial); err != nil {
+		s.proc = nil
+		s.tb.Fatalf("slapdtest: slapd on %s: %v; its log:\n%s", addr, err, s.logTail())
 	}
 }
 
@@ -238,39 +222,31 @@ func (s *Server) Start() {
 // until it has exited. Connections to it break. It does nothing when the
 // server is stopped.
 func (s *Server) Stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
+	s.proc.Stop()
+	s.proc = nil
 }
 
 // Modify applies LDIF change records (changetype: add, modify, modrdn,
 // delete) as the admin with ldapmodify.
 func (s *Server) Modify(tb testing.TB, ldif string) {
 	tb.Helper()
-	f, err := os.CreateTemp(s.dir, "modify-*.ldif")
-	if err != nil {
-		tb.Fatalf("slapdtest: %v", err)
+	if out, err := s.admin().Records(s.dir, ldif); err != nil {
+		tb.Fatalf("slapdtest: %v\n%s", err, out)
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(ldif); err != nil {
-		tb.Fatalf("slapdtest: %v", err)
-	}
-	f.Close()
-	s.ldapmodify(tb, f.Name())
 }
 
+// ldapmodify applies the LDIF file at path as the admin, with ldapmodify's
+// extra flags.
 func (s *Server) ldapmodify(tb testing.TB, path string, flags ...string) {
 	tb.Helper()
-	args := append([]string{"-x", "-H", s.URL, "-D", s.AdminDN, "-w", s.AdminPassword, "-f", path}, flags...)
-	run(tb, "ldapmodify", args...)
+	if out, err := s.admin().File(path, flags...); err != nil {
+		tb.Fatalf("slapdtest: %v\n%s", err, out)
+	}
+}
+
+// admin runs ldapmodify as the admin over ldap://.
+func (s *Server) admin() *dirserver.LDAPModify {
+	return &dirserver.LDAPModify{URL: s.URL, BindDN: s.AdminDN, Password: s.AdminPassword}
 }
 
 // logTail returns the end of slapd's log.
@@ -391,9 +367,9 @@ moduleload ppolicy
 pidfile {{.Dir}}/slapd.pid
 argsfile {{.Dir}}/slapd.args
 
-TLSCACertificateFile {{.Dir}}/ca.pem
-TLSCertificateFile {{.Dir}}/server.pem
-TLSCertificateKeyFile {{.Dir}}/server.key
+TLSCACertificateFile {{.CAFile}}
+TLSCertificateFile {{.CertFile}}
+TLSCertificateKeyFile {{.KeyFile}}
 
 {{if .LimitPaged}}sizelimit {{.Limit}}{{else}}sizelimit size.soft={{.Limit}} size.hard={{.Limit}} size.prtotal=unlimited{{end}}
 
