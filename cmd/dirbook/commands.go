@@ -307,13 +307,30 @@ SIGTERM.`)
 
 	// The first sync runs before serving starts, so a client never sees an
 	// empty book on a fresh store; a failure keeps the last revision.
+	// After each publish the changed cards are rendered ahead of the
+	// phones that will ask for them.
+	warm := make(chan *dirbook.Revision, 1)
 	sched := dirsync.NewScheduler(a.engine, &dirsync.SchedulerOptions{
 		Interval:          a.cfg.Sync.Interval,
 		Watch:             a.cfg.Sync.Mode != "poll",
 		ReconcileInterval: a.cfg.Sync.ReconcileInterval,
 		Logger:            log,
+		OnPublish:         func(rev *dirbook.Revision) { offer(warm, rev) },
 	})
 	sched.Once(ctx) // logs its own outcome
+	offer(warm, a.store.Current())
+	warmDone := make(chan struct{})
+	go func() {
+		defer close(warmDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case rev := <-warm:
+				handler.Warm(ctx, rev)
+			}
+		}
+	}()
 
 	url := "http://" + ln.Addr().String() + "/"
 	fmt.Fprintf(env.stdout, "dirbook: serving CardDAV at %s\n", url)
@@ -359,6 +376,7 @@ SIGTERM.`)
 	err = srv.Shutdown(shutdownCtx)
 	<-loopDone
 	<-runDone
+	<-warmDone
 	log.Info("stopped")
 	return err
 }
@@ -381,6 +399,22 @@ func serveMetrics(addr string, collectors []prometheus.Collector, log *slog.Logg
 		}
 	}()
 	return func() { srv.Close() }, nil
+}
+
+// offer puts rev in the one-slot channel c, replacing an older revision
+// still waiting there: only the newest revision is worth warming.
+func offer(c chan *dirbook.Revision, rev *dirbook.Revision) {
+	for {
+		select {
+		case c <- rev:
+			return
+		default:
+		}
+		select {
+		case <-c:
+		default:
+		}
+	}
 }
 
 func loginNames(cfg *Config) string {
