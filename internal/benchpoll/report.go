@@ -70,7 +70,7 @@ func (b *bench) report() string {
 		"REPORT sync-collection from the empty token asking for getetag, then addressbook-multiget (getcontenttype, getetag, address-data as text/vcard, "+
 		"so vCard 3.0 from both) of %d hrefs each (DAVx5's SyncManager.MAX_MULTIGET_RESOURCES), %d in flight (DAVx5's worker pool has min(CPUs, 4) threads; DAVx5 starts downloading while the listing still arrives, here the listing comes first); "+
 		"DAVx5's HTTP client (OkHttp) asks for gzip. \"one multiget\" sends all hrefs in one request, as vdirsyncer and tsdav do. "+
-		"Cold is the first sync after the start (dirbook has rendered no card; Radicale has no item cache); warm is a later one. "+
+		"Cold is the first sync after the start (dirbook has only the renderings it makes after each publish, as far as its card cache holds them; Radicale has no item cache); warm is a later one. "+
 		"Time runs from the first request to the last byte of the last answer, less the client's parsing of the sync-collection answer; "+
 		"bytes are everything on the connections, headers included.\n\n", davx5Batch, davx5Parallel)
 	p("| server | run | multigets | gzip | requests | time | bytes received (listing + cards) | bytes sent |\n|---|---|---|---|---:|---:|---:|---:|\n")
