@@ -104,18 +104,28 @@ func flagSet(env *cmdEnv, name, synopsis, description string) *pflag.FlagSet {
 // parseFlags parses args; --help prints usage on stdout and ends with
 // exit 0, a bad flag prints usage and ends with exitUsage.
 func parseFlags(env *cmdEnv, fs *pflag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fs.SetOutput(env.stdout)
-			fs.Usage()
-			return &exitError{codeOK}
-		}
-		fmt.Fprintf(env.stderr, "dirbook %s: %v\n", fs.Name(), err)
-		fs.Usage()
-		return &exitError{codeUsage}
+	if err := parseArgs(env, fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "dirbook %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return &exitError{codeUsage}
+	}
+	return nil
+}
+
+// parseArgs parses args, leaving positional arguments to the caller.
+func parseArgs(env *cmdEnv, fs *pflag.FlagSet, args []string) error {
+	// pflag prints the usage itself for --help, to the output set here.
+	fs.SetOutput(env.stdout)
+	err := fs.Parse(args)
+	fs.SetOutput(env.stderr)
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
+		return &exitError{codeOK}
+	case err != nil:
+		fmt.Fprintf(env.stderr, "dirbook %s: %v\n", fs.Name(), err)
 		fs.Usage()
 		return &exitError{codeUsage}
 	}

@@ -18,6 +18,7 @@ func TestHelp(t *testing.T) {
 		{"sync", []string{"sync", "--help"}, "--dry-run"},
 		{"check", []string{"check", "--help"}, "Validates the configuration"},
 		{"hash-password", []string{"hash-password", "--help"}, "bcrypt hash"},
+		{"show", []string{"show", "--help"}, "Previews one person"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -27,6 +28,9 @@ func TestHelp(t *testing.T) {
 			}
 			if !strings.Contains(res.stdout, tt.want) {
 				t.Errorf("dirbook %s printed:\n%s\nwant it to contain %q", strings.Join(tt.args, " "), res.stdout, tt.want)
+			}
+			if n := strings.Count(res.stdout, "Usage:"); n != 1 || res.stderr != "" {
+				t.Errorf("dirbook %s printed the usage %d times, and %q on stderr; want once, nothing on stderr", strings.Join(tt.args, " "), n, res.stderr)
 			}
 		})
 	}

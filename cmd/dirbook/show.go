@@ -23,9 +23,8 @@ The person is found by directory ID, DN, login attribute (auth.login_attribute)
 or mail.`)
 	version := fs.String("vcard-version", "3.0", "vCard version to show: 3.0 or 4.0")
 	common := addCommonFlags(fs, env)
-	fs.SetInterspersed(true)
-	if err := fs.Parse(args); err != nil {
-		return parseFlags(env, fs, args) // reports the error the standard way
+	if err := parseArgs(env, fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError(env, fs, "show needs exactly one person: an id, uid, DN or mail")
