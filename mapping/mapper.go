@@ -87,6 +87,9 @@ type Result struct {
 	// the person was left out of. They never contain the values
 	// themselves.
 	Warnings []Warning
+	// Timed reports whether a future condition read the clock: the same
+	// entry may map differently at another time.
+	Timed bool
 }
 
 // Warning reports a value dropped while mapping an entry.
@@ -153,6 +156,7 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 	if m.exclude != nil {
 		if why, ok := m.exclude.why(v); ok {
 			res.Excluded = "excluded by mapping.exclude: " + why
+			res.Timed = v.haveNow
 			return res
 		}
 	}
@@ -196,6 +200,7 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 		}
 		res.Cards[b.ID] = &dirbook.Card{UID: e.ID, Props: props}
 	}
+	res.Timed = v.haveNow
 	return res
 }
 

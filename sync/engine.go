@@ -23,6 +23,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,9 +104,12 @@ type EngineOptions struct {
 	// hash of the configuration's mapping section. PlanChanges continues
 	// from the feed states stored with the published revision only when
 	// that revision was planned with the same rules, sources, books and
-	// logins; otherwise it reads every source whole. If empty, the rules
-	// count as different in every Engine: its first PlanChanges reads
-	// everything.
+	// logins; otherwise it reads every source whole. Likewise, Plan maps
+	// again only the entries that changed since the published revision
+	// when that revision was planned with the same configuration, and
+	// everyone otherwise. If empty, the rules count as different in
+	// every Engine: its first PlanChanges reads everything, and its first
+	// Plan maps everyone.
 	RulesFingerprint string
 }
 
@@ -252,6 +256,7 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 	byID := make(map[string]*person)
 	mp := e.startMapping(ctx, base)
 	defer mp.stop()
+	mp.loadReuse(st)
 	states := map[string][]byte{}
 	for i, src := range e.sources {
 		name := e.names[i]
@@ -357,10 +362,12 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 				continue
 			}
 			if c.UID == "" {
+				ps.remap = true
 				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", id)})
 				continue
 			}
 			if other := newCards[i][c.UID]; other != nil {
+				ps.remap = true
 				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.UID, id, other.dn)})
 				continue
 			}
@@ -469,8 +476,11 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 
 	var holders map[string]*person
 	ch.Access, holders = e.access(people, configured, p)
+	// Every engine keeps the index: besides plans from changes, full
+	// reads use it to skip mapping people whose entries did not change.
+	ch.feeds = &feedChanges{states: states, index: e.fullIndex(people, holders)}
 	if e.indexed() {
-		ch.feeds = &feedChanges{states: states, index: e.fullIndex(people, holders), reconciled: e.now()}
+		ch.feeds.reconciled = e.now()
 	}
 	for _, login := range sortedKeys(unionKeys(base.Access, ch.Access)) {
 		oldIDs, newIDs := base.Access[login], ch.Access[login]
@@ -570,9 +580,18 @@ func (e *Engine) fullIndex(people []*person, holders map[string]*person) *indexC
 	for i, ps := range people {
 		logins := owned[ps]
 		slices.Sort(logins)
-		ic.people[i] = indexedPerson{id: ps.id, rec: personRecord{Source: e.names[ps.src], Logins: logins}}
+		ic.people[i] = indexedPerson{id: ps.id, rec: e.personRecord(ps, logins)}
 	}
 	return ic
+}
+
+// personRecord returns the index record of ps holding the sorted logins.
+func (e *Engine) personRecord(ps *person, logins []string) personRecord {
+	rec := personRecord{Source: e.names[ps.src], Logins: logins, Remap: ps.remap, Excluded: ps.excluded}
+	if ps.digested {
+		rec.Digest = hex.EncodeToString(ps.digest[:])
+	}
+	return rec
 }
 
 // ApplyOptions configures Engine.ApplyWith.

@@ -522,6 +522,7 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 				continue
 			}
 			if c.UID == "" {
+				pc.ps.remap = true
 				p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", b.ID)})
 				continue
 			}
@@ -534,6 +535,7 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 				}
 			}
 			if taken != "" {
+				pc.ps.remap = true
 				p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.UID, b.ID, taken)})
 				continue
 			}
@@ -585,8 +587,8 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 		switch {
 		case pc.ps != nil:
 			slices.Sort(pc.owned)
-			rec := personRecord{Source: e.names[pc.ps.src], Logins: pc.owned}
-			if !pc.known || rec.Source != pc.old.Source || !slices.Equal(rec.Logins, pc.old.Logins) {
+			rec := e.personRecord(pc.ps, pc.owned)
+			if !pc.known || !rec.equal(&pc.old) {
 				ic.people = append(ic.people, indexedPerson{id: pc.id, rec: rec})
 			}
 		case pc.known:

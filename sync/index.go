@@ -20,12 +20,19 @@ import (
 // of sources) and the login values they hold (for Access); and for each
 // login value, the person holding it. It lives in the store file only
 // (buckets people and logins), so that it costs no memory: a plan looks up
-// the few people it needs in a read transaction. Plans of an engine whose
-// sources have change feeds keep it up to date in the transaction that
-// publishes; meta "index" then names the engine configuration it was made
-// with (Engine fingerprint). A publish without index changes (Store.Publish,
-// or an engine without feeds) removes that key, and a change plan then
+// the few people it needs in a read transaction. Plans keep it up to date
+// in the transaction that publishes; meta "index" then names the engine
+// configuration it was made with (Engine fingerprint). A publish without
+// index changes (Store.Publish) removes that key, and a change plan then
 // reads everything again.
+//
+// Each person's record also holds a digest of their entry (entryDigest):
+// a full read of an engine with the index's configuration reuses the
+// published cards of a person whose entry has the same digest instead of
+// mapping it again, which is what most of a full read of an unchanged
+// directory costs. People whose mapping warned (the warnings belong in
+// every plan), read the clock, or whose cards were left out are marked to
+// be mapped again every time.
 
 // personRecord is the value of a person in the people bucket.
 type personRecord struct {
@@ -34,16 +41,42 @@ type personRecord struct {
 	// Logins lists the lower-case login values the person holds (those
 	// the logins bucket maps to them), sorted.
 	Logins []string `json:"l,omitempty"`
+	// Digest is the hex digest of the person's entry as mapped (see
+	// entryDigest); empty when unknown. A full read reuses the published
+	// cards of a person whose entry has the same digest instead of
+	// mapping it again.
+	Digest string `json:"d,omitempty"`
+	// Remap marks a person to map again at every read: their mapping
+	// had warnings or read the clock, or their cards were left out.
+	Remap bool `json:"m,omitempty"`
+	// Excluded is the mapping's Excluded reason.
+	Excluded string `json:"x,omitempty"`
+}
+
+// equal reports whether r and o are the same record.
+func (r *personRecord) equal(o *personRecord) bool {
+	return r.Source == o.Source && slices.Equal(r.Logins, o.Logins) && r.Digest == o.Digest && r.Remap == o.Remap && r.Excluded == o.Excluded
 }
 
 // encode returns the JSON of r as encoding/json writes it.
 func (r *personRecord) encode() []byte {
-	buf := make([]byte, 0, 16+len(r.Source)+16*len(r.Logins))
+	buf := make([]byte, 0, 56+len(r.Source)+len(r.Excluded)+16*len(r.Logins))
 	buf = append(buf, `{"s":`...)
 	buf = appendString(buf, r.Source)
 	if len(r.Logins) > 0 {
 		buf = append(buf, `,"l":`...)
 		buf = appendStrings(buf, r.Logins)
+	}
+	if r.Digest != "" {
+		buf = append(buf, `,"d":`...)
+		buf = appendString(buf, r.Digest)
+	}
+	if r.Remap {
+		buf = append(buf, `,"m":true`...)
+	}
+	if r.Excluded != "" {
+		buf = append(buf, `,"x":`...)
+		buf = appendString(buf, r.Excluded)
 	}
 	return append(buf, '}')
 }

@@ -1,8 +1,16 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +40,12 @@ type person struct {
 	// readable the books the person may read, computed only for them.
 	logins   []string
 	readable []string
+	// digest is the entryDigest of the entry, if digested. remap marks a
+	// person whose result cannot be reused by the next full read (see
+	// personRecord.Remap).
+	digest   [16]byte
+	digested bool
+	remap    bool
 }
 
 // newPerson returns the person of en, read from source src.
@@ -66,6 +80,76 @@ type mapPool struct {
 	mapped atomic.Int64
 	batch  []*person
 	closed bool
+
+	// st is the state reuse was loaded from; reuse maps entry IDs to what
+	// the people index says of them, for people whose published cards
+	// may be reused. Both are nil when nothing is reused.
+	st    *state
+	reuse map[string]reusable
+}
+
+// reusable is what the index says about a person whose mapping can be
+// reused when their entry has the same digest.
+type reusable struct {
+	digest   [16]byte
+	excluded string
+}
+
+// decode sets r from the people record v and reports whether the record
+// allows reuse. Most records have a digest and nothing else of interest;
+// they are read without decoding the JSON. In encoding/json's output, the
+// keys searched for cannot occur inside strings, where quotes are escaped.
+func (r *reusable) decode(v []byte) (bool, error) {
+	if !bytes.Contains(v, []byte(`,"m":`)) && !bytes.Contains(v, []byte(`,"x":`)) {
+		if _, after, ok := bytes.Cut(v, []byte(`,"d":"`)); ok && len(after) > 2*len(r.digest) && after[2*len(r.digest)] == '"' {
+			_, err := hex.Decode(r.digest[:], after[:2*len(r.digest)])
+			return err == nil, nil
+		}
+		return false, nil
+	}
+	rec, err := decodePerson(v)
+	if err != nil || rec.Remap || len(rec.Digest) != 2*len(r.digest) {
+		return false, err
+	}
+	if _, err := hex.Decode(r.digest[:], []byte(rec.Digest)); err != nil {
+		return false, nil
+	}
+	r.excluded = rec.Excluded
+	return true, nil
+}
+
+// loadReuse reads the people index of st, if it was made by this engine's
+// configuration for st's revision, so that people whose entries did not
+// change need not be mapped again. Without such an index, everyone is
+// mapped.
+func (mp *mapPool) loadReuse(st *state) {
+	if !mp.e.incremental(st) {
+		return
+	}
+	n := 0
+	for _, b := range st.rev.Books {
+		n = max(n, len(b.Cards))
+	}
+	reuse := make(map[string]reusable, n)
+	err := mp.e.store.viewIndex(st.rev.Number, mp.e.fingerprint, func(ix *indexReader) error {
+		return ix.people.ForEach(func(k, v []byte) error {
+			var r reusable
+			ok, err := r.decode(v)
+			if err != nil {
+				return fmt.Errorf("people %q: %w", k, err)
+			}
+			if ok {
+				reuse[string(k)] = r
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		// Mapping everyone gives the same plan, only slower.
+		mp.e.log.Debug("sync: people index not used", "error", err)
+		return
+	}
+	mp.st, mp.reuse = st, reuse
 }
 
 func (e *Engine) startMapping(ctx context.Context, base *dirbook.Revision) *mapPool {
@@ -152,10 +236,16 @@ func (mp *mapPool) stop() {
 // holds no second set of cards.
 func (mp *mapPool) mapOne(ps *person) {
 	e := mp.e
+	ps.digest, ps.digested = entryDigest(ps.entry), true
+	if r, ok := mp.reuse[ps.id]; ok && r.digest == ps.digest {
+		mp.reuseOne(ps, r)
+		return
+	}
 	res := e.mapper.Map(ps.entry)
 	if res == nil {
 		res = &mapping.Result{}
 	}
+	ps.remap = len(res.Warnings) > 0 || res.Timed
 	for i, b := range mp.books {
 		c := res.Cards[b.ID]
 		if c == nil {
@@ -172,15 +262,115 @@ func (mp *mapPool) mapOne(ps *person) {
 		ps.cards[i] = c
 	}
 	ps.excluded, ps.warnings = res.Excluded, res.Warnings
+	mp.readable(ps)
+}
+
+// reuseOne gives ps the published cards of their entry and the excluded
+// reason r holds, as mapping the unchanged entry with the unchanged rules
+// would.
+func (mp *mapPool) reuseOne(ps *person, r reusable) {
+	other := mp.st.byEntry[ps.id]
+	for i, old := range mp.old {
+		if old == nil {
+			continue
+		}
+		var c *dirbook.Card
+		if prev := old.Cards[ps.id]; prev != nil && mp.st.entryID(ps.id) == ps.id {
+			c = &prev.Card
+		}
+		for _, uid := range other {
+			if prev := old.Cards[uid]; c == nil && prev != nil {
+				c = &prev.Card
+			}
+		}
+		if c == nil {
+			continue
+		}
+		if ps.cards == nil {
+			ps.cards = make([]*dirbook.Card, len(mp.books))
+		}
+		ps.cards[i] = c
+	}
+	ps.excluded = r.excluded
+	mp.readable(ps)
+}
+
+// readable sets the logins of ps and, for a login, the books they may
+// read; then it drops the entry.
+func (mp *mapPool) readable(ps *person) {
+	e := mp.e
 	if mp.users != nil || e.dirLogins {
 		for _, v := range ps.entry.Values(e.loginAttr) {
 			if e.dirLogins || mp.users[strings.ToLower(v)] {
 				ps.logins = append(ps.logins, v)
 			}
 		}
-		if len(ps.logins) > 0 && res.Excluded == "" {
+		if len(ps.logins) > 0 && ps.excluded == "" {
 			ps.readable = e.mapper.Readable(ps.entry)
 		}
 	}
 	ps.entry = nil
+}
+
+// digester holds what entryDigest reuses from one entry to the next.
+type digester struct {
+	h     hash.Hash
+	buf   []byte
+	names []string
+}
+
+var digesters = sync.Pool{New: func() any { return &digester{h: sha256.New(), buf: make([]byte, 0, 1024)} }}
+
+// str adds the length and bytes of s.
+func (d *digester) str(s string) {
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(s)))
+	if len(d.buf)+len(s) > cap(d.buf) {
+		d.h.Write(d.buf)
+		d.buf = d.buf[:0]
+		if len(s) > cap(d.buf) {
+			io.WriteString(d.h, s)
+			return
+		}
+	}
+	d.buf = append(d.buf, s...)
+}
+
+// entryDigest returns a digest of everything of en that mapping reads:
+// its ID, DN, Source, Kind, groups (in any order) and attributes.
+func entryDigest(en *dirbook.Entry) [16]byte {
+	d := digesters.Get().(*digester)
+	defer digesters.Put(d)
+	d.h.Reset()
+	d.buf = d.buf[:0]
+	d.str(en.ID)
+	d.str(en.DN)
+	d.str(en.Source)
+	d.str(en.Kind)
+	groups := en.Groups
+	if !slices.IsSorted(groups) {
+		groups = slices.Sorted(slices.Values(groups))
+	}
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(groups)))
+	for _, g := range groups {
+		d.str(g)
+	}
+	d.names = d.names[:0]
+	for name := range en.Attrs {
+		d.names = append(d.names, name)
+	}
+	slices.Sort(d.names)
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(d.names)))
+	for _, name := range d.names {
+		vs := en.Attrs[name]
+		d.str(name)
+		d.buf = binary.AppendUvarint(d.buf, uint64(len(vs)))
+		for _, v := range vs {
+			d.str(v)
+		}
+	}
+	d.h.Write(d.buf)
+	var sum [sha256.Size]byte
+	var out [16]byte
+	copy(out[:], d.h.Sum(sum[:0]))
+	return out
 }

@@ -50,7 +50,9 @@ const formatVersion = 3
 //	log         revision (uint64 big-endian) →
 //	            {"time":"<RFC 3339>","ops":[{"book","uid","op":"put"|"del"},…]}
 //	people      entry ID of each person of the revision →
-//	            {"s":"<source name>","l":["<lower-case login value>",…]}
+//	            {"s":"<source name>","l":["<lower-case login value>",…],
+//	            "d":"<digest of the entry>","m":true (map again),
+//	            "x":"<excluded reason>"}
 //	logins      lower-case login value → entry ID of the person holding it
 //	feeds       source name → the state of its change feed, as the source
 //	            returned it with the changes the revision contains
