@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -86,19 +85,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", "jdoe-"+version+".vcf")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Encode(%s) =\n%s\nwant\n%s", version, got, want)
-			}
+			golden(t, filepath.Join("testdata", "jdoe-"+version+".vcf"), got)
 			if again, _ := Encode(card, version); !bytes.Equal(again, got) {
 				t.Errorf("Encode(%s) is not deterministic", version)
 			}
