@@ -24,7 +24,16 @@ type fixture struct {
 func goldenPerson() *dirbook.Entry {
 	e := person()
 	e.Kind = "employee"
-	e.Attrs["description"] = []string{`Sales lead, North; ask for "Jana" \ Nordlicht`}
+	addGoldenAttrs(e, `Sales lead, North; ask for "Jana" \ Nordlicht`)
+	e.Attrs["telephonenumber"] = []string{"+49 (0)30 1234-567"}
+	delete(e.Attrs, "jpegphoto")
+	return e
+}
+
+// addGoldenAttrs gives e the attributes the golden rules read beyond
+// person's: a description, birthday, URL, department and address.
+func addGoldenAttrs(e *dirbook.Entry, description string) {
+	e.Attrs["description"] = []string{description}
 	e.Attrs["birthdate"] = []string{"1984-02-29"}
 	e.Attrs["labeleduri"] = []string{"https://nordlicht.example/~jdoe?a=1,2"}
 	e.Attrs["departmentnumber"] = []string{"4711"}
@@ -32,9 +41,6 @@ func goldenPerson() *dirbook.Entry {
 	e.Attrs["l"] = []string{"Hamburg"}
 	e.Attrs["postalcode"] = []string{"20457"}
 	e.Attrs["c"] = []string{"DE"}
-	e.Attrs["telephonenumber"] = []string{"+49 (0)30 1234-567"}
-	delete(e.Attrs, "jpegphoto")
-	return e
 }
 
 // partner turns e into a partner whose approval runs until expiry.

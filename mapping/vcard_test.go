@@ -62,14 +62,7 @@ func goldenMapper(tb testing.TB) *Mapper {
 func goldenCard(tb testing.TB) *dirbook.Card {
 	tb.Helper()
 	e := person()
-	e.Attrs["description"] = []string{`Sales lead, North; ask for "Jana" \ Nordlicht, Hamburg office, third floor, room 3.14 – Ünïcödé`}
-	e.Attrs["birthdate"] = []string{"1984-02-29"}
-	e.Attrs["labeleduri"] = []string{"https://nordlicht.example/~jdoe?a=1,2"}
-	e.Attrs["departmentnumber"] = []string{"4711"}
-	e.Attrs["street"] = []string{"Hafenstraße 1"}
-	e.Attrs["l"] = []string{"Hamburg"}
-	e.Attrs["postalcode"] = []string{"20457"}
-	e.Attrs["c"] = []string{"DE"}
+	addGoldenAttrs(e, `Sales lead, North; ask for "Jana" \ Nordlicht, Hamburg office, third floor, room 3.14 – Ünïcödé`)
 	card := goldenMapper(tb).Map(e).Cards["colleagues"]
 	if card == nil {
 		tb.Fatal("golden person has no colleagues card")

@@ -177,8 +177,15 @@ func TestCrashPublish(t *testing.T) {
 	}
 	// At most 20 kills, within about 15 s in all (fewer under the race
 	// detector).
+	crashTest(t, 20, 15*time.Second, func(s *Store) *dirbook.Revision { return syncVersion(t, s, 0) })
+}
+
+// crashTest prepares the old state of a store with setup, then runs at
+// most kills crash rounds (3 under the race detector) within about
+// budget, the child processes getting env.
+func crashTest(t *testing.T, kills int, budget time.Duration, setup func(*Store) *dirbook.Revision, env ...string) {
+	t.Helper()
 	testStart := time.Now()
-	kills, budget := 20, 15*time.Second
 	if raceEnabled {
 		kills = 3
 	}
@@ -188,9 +195,9 @@ func TestCrashPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantOld := tokens(syncVersion(t, s, 0))
+	wantOld := tokens(setup(s))
 	s.Close()
-	crashRounds(t, dir, base, wantOld, kills, testStart, budget)
+	crashRounds(t, dir, base, wantOld, kills, testStart, budget, env...)
 }
 
 // TestCrashStagedPublish is TestCrashPublish for a first publish, whose
@@ -199,20 +206,7 @@ func TestCrashStagedPublish(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: starts processes")
 	}
-	testStart := time.Now()
-	kills, budget := 12, 6*time.Second
-	if raceEnabled {
-		kills = 3
-	}
-	dir := t.TempDir()
-	base := filepath.Join(dir, "base.db")
-	s, err := Open(base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantOld := tokens(s.Current())
-	s.Close()
-	crashRounds(t, dir, base, wantOld, kills, testStart, budget, crashStagedEnv+"=1")
+	crashTest(t, 12, 6*time.Second, (*Store).Current, crashStagedEnv+"=1")
 }
 
 // crashRounds has a child publish version 1 of the crash directory into a
