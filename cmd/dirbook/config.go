@@ -277,51 +277,14 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	f := &configFile{name: path}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 0
-		if m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		return nil, &ConfigError{Problems: []Problem{{File: path, Line: line, Msg: "invalid YAML: " + msg}}}
-	}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, &ConfigError{Problems: []Problem{{File: path, Msg: "the file is empty"}}}
-	}
-	f.root = &root
-
 	cfg := &Config{path: path}
-	checkShape(f, root.Content[0], reflect.TypeOf(*cfg), "")
-	reported := map[int]bool{}
-	for _, p := range f.problems {
-		reported[p.Line] = true
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			f.problems = append(f.problems, Problem{File: path, Msg: err.Error()})
-		} else {
-			for _, msg := range te.Errors {
-				line := 0
-				if m := yamlLineError.FindStringSubmatch(msg); m != nil {
-					line, _ = strconv.Atoi(m[1])
-					msg = m[2]
-				}
-				if reported[line] {
-					continue // the shape check said it better
-				}
-				f.problems = append(f.problems, Problem{File: path, Line: line, Msg: msg})
-			}
-		}
+	f, empty := decodeFile(path, data, cfg)
+	if empty {
+		return nil, &ConfigError{Problems: []Problem{{File: path, Msg: "the file is empty"}}}
 	}
 	// Unknown keys leave the rest of the file decoded, so the checks of
 	// values still run and every problem is reported at once.
-	if onlyUnknownKeys(f.problems) {
+	if f.root != nil && onlyUnknownKeys(f.problems) {
 		cfg.validate(f)
 	}
 	if len(f.problems) > 0 {
@@ -329,6 +292,56 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, &ConfigError{Problems: f.problems}
 	}
 	return cfg, nil
+}
+
+// decodeFile decodes the YAML document data of the file named path into
+// out (a pointer), strictly. It returns the parsed file with every
+// problem found, and whether the document is empty. A file that is not
+// YAML at all has one problem and no root.
+func decodeFile(path string, data []byte, out any) (f *configFile, empty bool) {
+	f = &configFile{name: path}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		line, msg := yamlLine(strings.TrimPrefix(err.Error(), "yaml: "))
+		f.problems = append(f.problems, Problem{File: path, Line: line, Msg: "invalid YAML: " + msg})
+		return f, false
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return f, true
+	}
+	f.root = &root
+	checkShape(f, root.Content[0], reflect.TypeOf(out).Elem(), "")
+	reported := map[int]bool{}
+	for _, p := range f.problems {
+		reported[p.Line] = true
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			f.problems = append(f.problems, Problem{File: path, Msg: err.Error()})
+			return f, false
+		}
+		for _, msg := range te.Errors {
+			line, msg := yamlLine(msg)
+			if reported[line] {
+				continue // the shape check said it better
+			}
+			f.problems = append(f.problems, Problem{File: path, Line: line, Msg: msg})
+		}
+	}
+	return f, false
+}
+
+// yamlLine splits a yaml message "line N: text" into N and text.
+func yamlLine(msg string) (int, string) {
+	m := yamlLineError.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, msg
+	}
+	line, _ := strconv.Atoi(m[1])
+	return line, m[2]
 }
 
 func onlyUnknownKeys(problems []Problem) bool {
@@ -577,24 +590,8 @@ func (c *Config) loadAppPasswords(f *configFile) {
 		f.add("auth.app_passwords_file", "cannot read %q: %v", c.Auth.AppPasswordsFile, errors.Unwrap(err))
 		return
 	}
-	sub := &configFile{name: path}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		f.problems = append(f.problems, Problem{File: path, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
-		return
-	}
 	var list []AppPasswordConfig
-	if len(root.Content) > 0 {
-		sub.root = &root
-		checkShape(sub, root.Content[0], reflect.TypeOf(list), "")
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if len(sub.problems) == 0 {
-			if err := dec.Decode(&list); err != nil {
-				sub.problems = append(sub.problems, Problem{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
-			}
-		}
-	}
+	sub, _ := decodeFile(path, data, &list)
 	if len(sub.problems) == 0 {
 		list = checkAppPasswords(sub, list, "", c.Auth.LoginAttribute)
 	}
