@@ -287,15 +287,6 @@ SIGTERM.`)
 		return fmt.Errorf("listen: %w", err)
 	}
 	handler := carddav.NewHandler(a.store, auth, &carddav.Options{Logger: log})
-	// No WriteTimeout: a whole-book multiget streams tens of megabytes to
-	// a slow phone; the handler bounds what it reads instead.
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
 	if a.cfg.MetricsListen != "" {
 		stopMetrics, err := serveMetrics(a.cfg.MetricsListen, handler.Collectors(), log)
 		if err != nil {
@@ -317,6 +308,19 @@ SIGTERM.`)
 		Logger:            log,
 		OnPublish:         func(rev *dirbook.Revision) { offer(warm, rev) },
 	})
+	// The admin endpoint shares the listener and the logins with CardDAV:
+	// its callers are people with a login, and the rate limit of failed
+	// logins covers both.
+	admin := newAdminHandler(a.cfg, auth, sched, a.store, log)
+	// No WriteTimeout: a whole-book multiget streams tens of megabytes to
+	// a slow phone; the handler bounds what it reads instead.
+	srv := &http.Server{
+		Handler:           withAdmin(admin, handler),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	sched.Once(ctx) // logs its own outcome
 	offer(warm, a.store.Current())
 	warmDone := make(chan struct{})

@@ -38,6 +38,8 @@ type Config struct {
 	Sync SyncConfig `yaml:"sync"`
 	// Auth configures the logins of the CardDAV server.
 	Auth AuthConfig `yaml:"auth"`
+	// Admin configures the admin endpoint of serve.
+	Admin AdminConfig `yaml:"admin"`
 	// Mapping holds the rules: fields, books, audiences.
 	Mapping mapping.Rules `yaml:"mapping"`
 
@@ -114,6 +116,15 @@ type AuthConfig struct {
 	AppPasswordsFile string              `yaml:"app_passwords_file"`
 	LDAP             *LDAPLoginConfig    `yaml:"ldap"`
 	RateLimit        RateLimitConfig     `yaml:"rate_limit"`
+}
+
+// AdminConfig configures the admin endpoint of serve (/admin/ on the
+// CardDAV listener), which asks for a sync now.
+type AdminConfig struct {
+	// Logins are the login names (auth.app_passwords users or directory
+	// logins) that may use the endpoint; empty: the endpoint is off and
+	// answers 404.
+	Logins []string `yaml:"logins"`
 }
 
 // LDAPLoginConfig lets people log in with their directory password,
@@ -541,6 +552,7 @@ func (c *Config) validate(f *configFile) {
 		c.loadAppPasswords(f)
 	}
 	c.checkLDAPLogin(f)
+	c.checkAdmin(f)
 	if c.Auth.RateLimit.MaxUserFailures < 0 || c.Auth.RateLimit.MaxAddressFailures < 0 || c.Auth.RateLimit.Window < 0 {
 		f.add("auth.rate_limit", "limits must not be negative")
 	}
