@@ -1,9 +1,12 @@
 package mapping
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"testing"
+
+	"github.com/emersion/go-vcard"
 
 	"github.com/dirbook/dirbook"
 )
@@ -54,6 +57,23 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkGoVCardEncode is go-vcard's encoder alone writing the card of
+// BenchmarkEncode, built beforehand: the floor under Encode.
+func BenchmarkGoVCardEncode(b *testing.B) {
+	m := mustCompile(b, demoRules())
+	e := person()
+	delete(e.Attrs, "jpegphoto")
+	vc := VCard(m.Map(e).Cards["colleagues"], "3.0")
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := vcard.NewEncoder(&buf).Encode(vc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dirbook/dirbook"
@@ -30,6 +31,7 @@ type Mapper struct {
 	photos     *photoCache
 	now        func() time.Time
 	attributes []string
+	valueHint  int // strings one entry's fields take at most, multi aside
 }
 
 // field is a compiled FieldRule.
@@ -140,7 +142,7 @@ func (m *Mapper) Readable(e *dirbook.Entry) []string {
 // value, FN is made of the given and family names of the book's N field;
 // without those the person is left out of the book with a warning.
 func (m *Mapper) Map(e *dirbook.Entry) *Result {
-	res := &Result{Cards: make(map[string]*dirbook.Card)}
+	res := &Result{Cards: make(map[string]*dirbook.Card, len(m.books))}
 	switch {
 	case e == nil:
 		res.Excluded = "no entry"
@@ -152,28 +154,32 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 		res.Excluded = "no id"
 		return res
 	}
-	v := newEnv(e, m.now, &res.Warnings)
-	if m.exclude != nil {
-		if why, ok := m.exclude.why(v); ok {
-			res.Excluded = "excluded by mapping.exclude: " + why
-			res.Timed = v.haveNow
-			return res
-		}
+	v := env{e: e, clock: m.now, warn: &res.Warnings}
+	if m.exclude != nil && m.exclude.match(&v) {
+		// Explaining builds strings: only for the few who are excluded.
+		quiet := v
+		quiet.warn = nil
+		why, _ := m.exclude.why(&quiet)
+		res.Excluded = "excluded by mapping.exclude: " + why
+		res.Timed = v.haveNow || quiet.haveNow
+		return res
 	}
 
-	var values []fieldValue // computed on first use, shared by books
+	var s *mapState // on first use, shared by books
+	var cards []dirbook.Card
 	for _, b := range m.books {
-		if !b.include.match(v) {
+		if !b.include.match(&v) {
 			continue
 		}
-		if values == nil {
-			values = make([]fieldValue, len(m.fields))
+		if s == nil {
+			s = m.newMapState()
+			cards = make([]dirbook.Card, 0, len(m.books))
 		}
 		n := 0
 		for i, f := range m.fields {
 			if b.fields[i] {
-				m.compute(e, i, f, values, res)
-				n += len(values[i].props)
+				m.compute(e, i, f, s, res)
+				n += s.values[i].end - s.values[i].start
 			}
 		}
 		props := make([]dirbook.Prop, 0, n+1)
@@ -182,10 +188,10 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 			if !b.fields[i] {
 				continue
 			}
-			ps := values[i].props
+			ps := s.props(i)
 			if i == b.fnField {
 				if len(ps) == 0 {
-					ps = m.fnFromN(b, values)
+					ps = m.fnFromN(b, s)
 				}
 				hasFN = len(ps) > 0
 			}
@@ -198,43 +204,111 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 			})
 			continue
 		}
-		res.Cards[b.ID] = &dirbook.Card{UID: e.ID, Props: props}
+		cards = append(cards, dirbook.Card{UID: e.ID, Props: props})
+		res.Cards[b.ID] = &cards[len(cards)-1]
+	}
+	if s != nil {
+		s.release()
 	}
 	res.Timed = v.haveNow
 	return res
 }
 
-// fieldValue holds the properties a field yields for one entry.
-type fieldValue struct {
-	props []dirbook.Prop
-	done  bool
+// mapState holds what one Map computes once and shares between books:
+// the properties of every field, kept in one slice that is copied into
+// the cards, and the strings their values take, which the cards keep.
+type mapState struct {
+	values  []fieldValue   // indexed like Mapper.fields
+	scratch []dirbook.Prop // the properties of the computed fields
+	strs    []string       // room for values; a new block when full
+	hint    int            // the size of a new block of strs
 }
 
-// compute fills values[i] unless done; warnings go to res.
-func (m *Mapper) compute(e *dirbook.Entry, i int, f *field, values []fieldValue, res *Result) {
-	if values[i].done {
+// fieldValue locates the properties a field yields for one entry in
+// mapState.scratch.
+type fieldValue struct {
+	start, end int
+	done       bool
+}
+
+var mapStates = sync.Pool{New: func() any { return new(mapState) }}
+
+// maxPooledProps bounds the scratch a pooled mapState keeps.
+const maxPooledProps = 1024
+
+func (m *Mapper) newMapState() *mapState {
+	s := mapStates.Get().(*mapState)
+	s.values = slices.Grow(s.values[:0], len(m.fields))[:len(m.fields)]
+	s.hint = m.valueHint
+	return s
+}
+
+// release returns s to the pool. The properties in scratch are copies
+// of those in the cards: clearing them drops the references.
+func (s *mapState) release() {
+	clear(s.values)
+	clear(s.scratch)
+	s.scratch = s.scratch[:0]
+	s.strs = nil
+	if cap(s.scratch) <= maxPooledProps {
+		mapStates.Put(s)
+	}
+}
+
+// props returns the properties field i yields.
+func (s *mapState) props(i int) []dirbook.Prop {
+	return s.scratch[s.values[i].start:s.values[i].end]
+}
+
+// newValues returns n empty strings for the values of one property. The
+// slice has no room to grow into the next property's values.
+func (s *mapState) newValues(n int) []string {
+	if cap(s.strs)-len(s.strs) < n {
+		s.strs = make([]string, 0, max(n, s.hint))
+	}
+	i := len(s.strs)
+	s.strs = s.strs[:i+n]
+	return s.strs[i : i+n : i+n]
+}
+
+// value1 returns v as the values of a property with one value.
+func (s *mapState) value1(v string) []string {
+	vs := s.newValues(1)
+	vs[0] = v
+	return vs
+}
+
+// compute fills the properties of field i unless done; warnings go to
+// res.
+func (m *Mapper) compute(e *dirbook.Entry, i int, f *field, s *mapState, res *Result) {
+	if s.values[i].done {
 		return
 	}
-	values[i].done = true
+	start := len(s.scratch)
 	switch {
 	case f.info.kind == kindStructured:
-		values[i].props = f.structured(e)
+		f.structured(e, s)
 	case f.tmpl != nil:
-		values[i].props = m.template(e, f, res)
+		m.template(e, f, s, res)
 	case f.groups != nil:
-		values[i].props = f.fromGroups(e)
+		f.fromGroups(e, s)
 	default:
-		values[i].props = m.values(e, f, res)
+		m.values(e, f, s, res)
 	}
+	s.values[i] = fieldValue{start: start, end: len(s.scratch), done: true}
 }
 
 // fnFromN makes an FN from the given and family names of the book's N
 // field, or returns nil.
-func (m *Mapper) fnFromN(b *book, values []fieldValue) []dirbook.Prop {
-	if b.nField < 0 || len(values[b.nField].props) == 0 {
+func (m *Mapper) fnFromN(b *book, s *mapState) []dirbook.Prop {
+	if b.nField < 0 {
 		return nil
 	}
-	n := values[b.nField].props[0].Values // family, given, ...
+	ps := s.props(b.nField)
+	if len(ps) == 0 {
+		return nil
+	}
+	n := ps[0].Values // family, given, ...
 	name := strings.TrimSpace(n[1] + " " + n[0])
 	if name == "" {
 		return nil
@@ -243,10 +317,10 @@ func (m *Mapper) fnFromN(b *book, values []fieldValue) []dirbook.Prop {
 	return []dirbook.Prop{{Field: f.name, Name: "FN", Types: f.types, Values: []string{name}}}
 }
 
-// structured builds the one property of an N or ORG field.
-func (f *field) structured(e *dirbook.Entry) []dirbook.Prop {
+// structured adds the one property of an N, ORG or ADR field to s.
+func (f *field) structured(e *dirbook.Entry, s *mapState) {
 	n := len(f.parts)
-	comps := make([]string, max(n, f.info.maxParts))
+	comps := s.newValues(max(n, f.info.maxParts))
 	last := -1
 	for j, a := range f.parts {
 		if a == "" {
@@ -261,30 +335,30 @@ func (f *field) structured(e *dirbook.Entry) []dirbook.Prop {
 		}
 	}
 	if last < 0 {
-		return nil
+		return
 	}
 	if f.info.maxParts == 0 { // ORG: no trailing empty units
-		comps = comps[:last+1]
+		comps = comps[: last+1 : last+1]
 	}
-	return []dirbook.Prop{{Field: f.name, Name: f.prop, Types: f.types, Pref: f.pref, Values: comps}}
+	s.scratch = append(s.scratch, dirbook.Prop{Field: f.name, Name: f.prop, Types: f.types, Pref: f.pref, Values: comps})
 }
 
-// values builds the properties of a field fed by From: the usable values
-// of the first attribute that has one.
-func (m *Mapper) values(e *dirbook.Entry, f *field, res *Result) []dirbook.Prop {
-	var props []dirbook.Prop
+// values adds the properties of a field fed by From to s: the usable
+// values of the first attribute that has one.
+func (m *Mapper) values(e *dirbook.Entry, f *field, s *mapState, res *Result) {
+	start := len(s.scratch)
 	seen := 0 // values looked at, usable or not
 	for a, attr := range f.from {
 		for j, raw := range e.Attrs[attr] {
 			seen++
-			if len(props) == maxValues || seen > 2*maxValues {
+			if len(s.scratch)-start == maxValues || seen > 2*maxValues {
 				res.Warnings = append(res.Warnings, Warning{
 					Field:   f.name,
 					Message: fmt.Sprintf("too many values of %s, the rest dropped", f.fromNames[a]),
 				})
-				return props
+				return
 			}
-			p, problem := m.value(f, raw)
+			v, problem := m.value(f, raw)
 			if problem != "" {
 				res.Warnings = append(res.Warnings, Warning{
 					Field:   f.name,
@@ -292,112 +366,99 @@ func (m *Mapper) values(e *dirbook.Entry, f *field, res *Result) []dirbook.Prop 
 				})
 				continue
 			}
-			if p.Values == nil || duplicate(props, p, f.prop) {
+			if v == "" || duplicate(s.scratch[start:], v, f.prop) {
 				continue
 			}
-			if len(props) == 0 {
-				p.Pref = f.pref
-			}
-			props = append(props, p)
+			s.scratch = append(s.scratch, f.prop1(s, v, len(s.scratch) == start))
 			if !f.multi {
-				return props
+				return
 			}
 		}
-		if len(props) > 0 {
-			return props
+		if len(s.scratch) > start {
+			return
 		}
 	}
-	return props
 }
 
-// template builds the one property of a field with a template.
-func (m *Mapper) template(e *dirbook.Entry, f *field, res *Result) []dirbook.Prop {
+// prop1 returns a property of f with the one value v; first marks the
+// field's first property, which carries its pref.
+func (f *field) prop1(s *mapState, v string, first bool) dirbook.Prop {
+	p := dirbook.Prop{Field: f.name, Name: f.prop, Types: f.types, Pref: first && f.pref, Values: s.value1(v)}
+	if f.info.kind == kindPhoto {
+		p.MediaType = "image/jpeg"
+	}
+	return p
+}
+
+// template adds the one property of a field with a template to s.
+func (m *Mapper) template(e *dirbook.Entry, f *field, s *mapState, res *Result) {
 	raw, ok := f.tmpl.render(e)
 	if !ok {
-		return nil
+		return
 	}
-	p, problem := m.value(f, raw)
+	v, problem := m.value(f, raw)
 	if problem != "" {
 		res.Warnings = append(res.Warnings, Warning{Field: f.name, Message: "the template's value " + problem})
-		return nil
+		return
 	}
-	if p.Values == nil {
-		return nil
+	if v != "" {
+		s.scratch = append(s.scratch, f.prop1(s, v, true))
 	}
-	p.Pref = f.pref
-	return []dirbook.Prop{p}
 }
 
-// fromGroups builds the properties of a field with from_groups: the value
-// of every listed group e is a member of.
-func (f *field) fromGroups(e *dirbook.Entry) []dirbook.Prop {
-	var props []dirbook.Prop
+// fromGroups adds the properties of a field with from_groups to s: the
+// value of every listed group e is a member of.
+func (f *field) fromGroups(e *dirbook.Entry, s *mapState) {
+	start := len(s.scratch)
 	for _, g := range f.groups {
 		if g.value == "" || !slices.Contains(e.Groups, g.dn) {
 			continue
 		}
-		p := dirbook.Prop{Field: f.name, Name: f.prop, Types: f.types, Values: []string{g.value}}
-		if duplicate(props, p, f.prop) {
+		if duplicate(s.scratch[start:], g.value, f.prop) {
 			continue
 		}
-		if len(props) == 0 {
-			p.Pref = f.pref
-		}
-		props = append(props, p)
+		s.scratch = append(s.scratch, f.prop1(s, g.value, len(s.scratch) == start))
 		if !f.multi {
 			break
 		}
 	}
-	return props
 }
 
-// value converts one attribute value. It returns a Prop with nil Values
-// for an empty value, and a problem ("is not a valid phone number") for a
-// value that must be dropped.
-func (m *Mapper) value(f *field, raw string) (dirbook.Prop, string) {
-	p := dirbook.Prop{Field: f.name, Name: f.prop, Types: f.types}
+// value converts one attribute value. It returns "" for an empty value,
+// and a problem ("is not a valid phone number") for a value that must be
+// dropped. A photo is returned as JPEG bytes.
+func (m *Mapper) value(f *field, raw string) (string, string) {
 	switch f.info.kind {
 	case kindPhoto:
 		if raw == "" {
-			return p, ""
+			return "", ""
 		}
-		data, problem := m.photos.photo(raw, f.photo)
-		if problem != "" {
-			return p, problem
-		}
-		p.MediaType = "image/jpeg"
-		p.Values = []string{data}
-		return p, ""
+		return m.photos.photo(raw, f.photo)
 	case kindPhone:
 		if !f.e164 {
 			break
 		}
 		v := f.text(cleanText(raw))
 		if v == "" {
-			return p, ""
+			return "", ""
 		}
 		n, ok := m.phones.e164(v, f.region)
 		if !ok {
-			return p, "is not a valid phone number"
+			return "", "is not a valid phone number"
 		}
-		p.Values = []string{n}
-		return p, ""
+		return n, ""
 	case kindDate:
 		v := f.text(cleanText(raw))
 		if v == "" {
-			return p, ""
+			return "", ""
 		}
 		d, ok := parseDate(v)
 		if !ok {
-			return p, "is not a date"
+			return "", "is not a date"
 		}
-		p.Values = []string{d}
-		return p, ""
+		return d, ""
 	}
-	if v := f.text(cleanText(raw)); v != "" {
-		p.Values = []string{v}
-	}
-	return p, ""
+	return f.text(cleanText(raw)), ""
 }
 
 // component converts one component of a structured value: ';' separates
@@ -435,11 +496,11 @@ func (f *field) text(v string) string {
 	return truncate(v, maxText)
 }
 
-// duplicate reports whether props already holds p's value. EMAIL values
-// compare without regard to case.
-func duplicate(props []dirbook.Prop, p dirbook.Prop, prop string) bool {
+// duplicate reports whether props already holds the value v. EMAIL
+// values compare without regard to case.
+func duplicate(props []dirbook.Prop, v, prop string) bool {
 	for _, q := range props {
-		if q.Values[0] == p.Values[0] || prop == "EMAIL" && strings.EqualFold(q.Values[0], p.Values[0]) {
+		if q.Values[0] == v || prop == "EMAIL" && strings.EqualFold(q.Values[0], v) {
 			return true
 		}
 	}

@@ -431,6 +431,7 @@ func CompileWithOptions(r *Rules, opts *CompileOptions) (*Mapper, []Problem) {
 			}
 		}
 		m.fields = append(m.fields, f)
+		m.valueHint += max(1, len(f.parts), f.info.maxParts)
 	}
 	if c.e164Field != "" && region == "" {
 		c.add("phone_region", fmt.Sprintf("missing: field %q uses the e164 transform", c.e164Field))

@@ -55,6 +55,63 @@ func isClean(s string) bool {
 	if len(s) > maxText {
 		return false
 	}
+	if s == "" {
+		return true
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	if ascii, clean := cleanASCII(s); ascii {
+		return clean
+	}
+	return isCleanRunes(s)
+}
+
+// cleanASCII reports whether s holds only the bytes 0x20 to 0x7e and, if
+// so, whether it has no two spaces in a row. It looks at eight bytes at a
+// time.
+func cleanASCII(s string) (ascii, clean bool) {
+	const (
+		ones  = 0x0101010101010101
+		lows  = 0x7f7f7f7f7f7f7f7f
+		highs = 0x8080808080808080
+	)
+	clean = true
+	prevSpace := false // the last byte of the previous word is a space
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// Some byte of w is 0x80 or more, less than 0x20, or 0x7f (its
+		// xor with 0x7f is zero) when the high bit of a byte is set in
+		// one of the terms.
+		x := w ^ 0x7f*ones
+		if (w|(w-0x20*ones)|(x-ones)&^x)&highs != 0 {
+			return false, false
+		}
+		// spaces has the high bit of every byte of w that is a space.
+		y := w ^ 0x20*ones
+		spaces := ^((y&lows + lows) | y | lows)
+		if spaces&(spaces<<8) != 0 || prevSpace && spaces&0x80 != 0 {
+			clean = false
+		}
+		prevSpace = spaces>>63 != 0
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f {
+			return false, false
+		}
+		if c == ' ' && prevSpace {
+			clean = false
+		}
+		prevSpace = c == ' '
+	}
+	return true, clean
+}
+
+// isCleanRunes is isClean for a string that is not printable ASCII.
+func isCleanRunes(s string) bool {
 	prevSpace := true // no leading space
 	for i := 0; i < len(s); {
 		c := s[i]

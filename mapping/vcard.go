@@ -3,22 +3,26 @@ package mapping
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/emersion/go-vcard"
 
 	"github.com/dirbook/dirbook"
 )
 
-// maxLine is the length in octets at which vCard lines are folded
-// (RFC 6350 section 3.2, RFC 2426 section 2.6).
-const maxLine = 75
-
-// reserved names properties that a card's Props cannot set.
-var reserved = map[string]bool{
-	"BEGIN": true, "END": true, vcard.FieldVersion: true, vcard.FieldUID: true, vcard.FieldKind: true,
+// reserved reports whether a card's Props cannot set the property name.
+func reserved(name string) bool {
+	switch name {
+	case "BEGIN", "END", vcard.FieldVersion, vcard.FieldUID, vcard.FieldKind:
+		return true
+	}
+	return false
 }
 
 // VCard returns the go-vcard value of c that Encode writes: VERSION, UID,
@@ -29,86 +33,308 @@ var reserved = map[string]bool{
 // ENCODING=b in 3.0 and a data: URI in 4.0; the preferred flag is
 // TYPE=pref in 3.0 and PREF=1 in 4.0.
 func VCard(c *dirbook.Card, version string) vcard.Card {
+	var b cardBuilder
+	b.build(c, version, false)
+	return b.card
+}
+
+// cardBuilder makes the vcard.Card of a dirbook.Card in few allocations:
+// the fields of all properties in one slice, the lists of the card's
+// map carved from another. Encode reuses builders.
+type cardBuilder struct {
+	card  vcard.Card
+	lines []line
+	ptrs  []*vcard.Field
+	key   []byte // scratch for sharedParams
+	buf   bytes.Buffer
+	// text holds the values build makes by joining or encoding (N,
+	// ORG, ADR, PHOTO); with shared set, the values point into it.
+	text []byte
+	// uriComma is set when a URI value has a comma, which go-vcard
+	// escapes and Encode unescapes.
+	uriComma bool
+	// seen remembers Params sharedParams returned, cheaper to find than
+	// in paramCache: cards have a few combinations, the same card after
+	// card.
+	seen []seenParams
+}
+
+// seenParams is one combination of cardBuilder.seen. Its types are a
+// copy: the caller's slice may change.
+type seenParams struct {
+	v3, pref bool
+	format   string
+	types    []string
+	params   vcard.Params
+}
+
+// maxSeen bounds cardBuilder.seen.
+const maxSeen = 8
+
+// line is one field of the card under construction.
+type line struct {
+	name  string
+	field vcard.Field
+}
+
+// build fills b.card with the vCard of c. With shared set, the Params of
+// the fields come from a cache shared by all cards and must not be
+// changed: go-vcard's encoder only reads them.
+func (b *cardBuilder) build(c *dirbook.Card, version string, shared bool) {
 	if c == nil {
 		c = &dirbook.Card{}
 	}
 	v3 := version == "3.0"
-	card := make(vcard.Card, len(c.Props)+3)
-	if v3 {
-		card.SetValue(vcard.FieldVersion, "3.0")
-	} else {
-		card.SetValue(vcard.FieldVersion, "4.0")
-		card.SetKind(vcard.KindIndividual)
+	if b.lines == nil {
+		b.lines = make([]line, 0, len(c.Props)+3)
 	}
-	card.SetValue(vcard.FieldUID, cleanText(c.UID))
-	for _, p := range c.Props {
+	if v3 {
+		b.add(vcard.FieldVersion, "3.0", nil)
+	} else {
+		b.add(vcard.FieldVersion, "4.0", nil)
+		b.add(vcard.FieldKind, string(vcard.KindIndividual), nil)
+	}
+	b.add(vcard.FieldUID, cleanText(c.UID), nil)
+	for i := range c.Props {
+		p := &c.Props[i]
 		name := strings.ToUpper(p.Name)
-		if !validName(name) || reserved[name] {
+		if !validName(name) || reserved(name) {
 			continue
 		}
-		f := &vcard.Field{}
+		var value, format string
 		switch name {
 		case vcard.FieldName, vcard.FieldOrganization, vcard.FieldAddress:
-			f.Value = structuredValue(name, p.Values)
+			start := len(b.text)
+			b.text = appendStructured(b.text, name, p.Values)
+			value = b.string(start, shared)
 		case vcard.FieldPhoto:
-			format, ok := photoFormats[p.MediaType]
+			var ok bool
+			format, ok = photoFormats[p.MediaType]
 			if !ok || p.Value() == "" {
 				continue
 			}
-			data := base64.StdEncoding.EncodeToString([]byte(p.Value()))
-			if v3 {
-				f.Params = vcard.Params{"ENCODING": {"b"}, vcard.ParamType: {format}}
-				f.Value = data
-			} else {
-				f.Value = "data:" + p.MediaType + ";base64," + data
-			}
+			start := len(b.text)
+			b.text = appendPhoto(b.text, p.MediaType, p.Value(), v3)
+			value = b.string(start, shared)
 		case vcard.FieldBirthday:
-			f.Value = cleanText(p.Value())
-			if !v3 && len(f.Value) == 10 && f.Value[4] == '-' && f.Value[7] == '-' {
+			value = cleanText(p.Value())
+			if !v3 && len(value) == 10 && value[4] == '-' && value[7] == '-' {
 				// RFC 6350 dates are in ISO 8601 basic format.
-				f.Value = f.Value[:4] + f.Value[5:7] + f.Value[8:]
+				value = value[:4] + value[5:7] + value[8:]
 			}
 		case vcard.FieldURL, vcard.FieldIMPP:
-			// A URI is not text: finish undoes go-vcard's escaping of
-			// commas, which needs the value free of backslashes (never
-			// valid in a URI anyway).
-			f.Value = strings.ReplaceAll(cleanText(p.Value()), `\`, "%5C")
+			// A URI is not text: unescapeURIs undoes go-vcard's escaping
+			// of commas, which needs the value free of backslashes
+			// (never valid in a URI anyway).
+			value = strings.ReplaceAll(cleanText(p.Value()), `\`, "%5C")
 		default:
-			f.Value = cleanText(p.Value())
+			value = cleanText(p.Value())
 		}
-		if f.Value == "" {
+		if value == "" {
 			continue
 		}
-		for _, t := range p.Types {
-			if t = strings.ToLower(t); validType(t) {
-				addParam(f, vcard.ParamType, t)
-			}
+		if uriProp(name) && strings.IndexByte(value, ',') >= 0 {
+			b.uriComma = true
 		}
-		if p.Pref {
-			if v3 {
-				addParam(f, vcard.ParamType, "pref")
+		var params vcard.Params
+		if format != "" || p.Pref || len(p.Types) > 0 {
+			if shared {
+				params = b.sharedParams(v3, format, p.Types, p.Pref)
 			} else {
-				addParam(f, vcard.ParamPreferred, "1")
+				params = makeParams(v3, format, p.Types, p.Pref)
 			}
 		}
-		card.Add(name, f)
+		b.add(name, value, params)
 	}
-	return card
+
+	// go-vcard writes the fields of a name in the order of its list, the
+	// order of c.Props.
+	if b.card == nil {
+		b.card = make(vcard.Card, len(b.lines))
+	}
+	if b.ptrs == nil {
+		b.ptrs = make([]*vcard.Field, 0, len(b.lines))
+	}
+	for i := range b.lines {
+		name := b.lines[i].name
+		if b.placed(i) {
+			continue
+		}
+		start := len(b.ptrs)
+		for j := i; j < len(b.lines); j++ {
+			if b.lines[j].name == name {
+				b.ptrs = append(b.ptrs, &b.lines[j].field)
+			}
+		}
+		b.card[name] = b.ptrs[start:len(b.ptrs):len(b.ptrs)]
+	}
+}
+
+// placed reports whether the fields named like line i are in b.card.
+func (b *cardBuilder) placed(i int) bool {
+	name := b.lines[i].name
+	if i > maxScan {
+		_, ok := b.card[name]
+		return ok
+	}
+	for j := range i {
+		if b.lines[j].name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// maxScan is the number of lines up to which placed compares names
+// rather than looking them up.
+const maxScan = 32
+
+// string returns b.text[start:] as a string and, unless shared, gives the
+// bytes back to b.text. A shared string points into b.text, which is
+// never written over before reset: the string lives as long as the card.
+func (b *cardBuilder) string(start int, shared bool) string {
+	if len(b.text) == start {
+		return ""
+	}
+	if shared {
+		return unsafe.String(&b.text[start], len(b.text)-start)
+	}
+	s := string(b.text[start:])
+	b.text = b.text[:start]
+	return s
+}
+
+func (b *cardBuilder) add(name, value string, params vcard.Params) {
+	b.lines = append(b.lines, line{name: name, field: vcard.Field{Value: value, Params: params}})
+}
+
+// reset empties b for the next card, dropping its references to values.
+func (b *cardBuilder) reset() {
+	b.text = b.text[:0]
+	b.uriComma = false
+	clear(b.card)
+	clear(b.lines)
+	b.lines = b.lines[:0]
+	clear(b.ptrs)
+	b.ptrs = b.ptrs[:0]
+	b.buf.Reset()
 }
 
 var photoFormats = map[string]string{"image/jpeg": "JPEG", "image/png": "PNG"}
 
-func addParam(f *vcard.Field, k, v string) {
-	if f.Params == nil {
-		f.Params = make(vcard.Params)
+// appendPhoto appends the value of a PHOTO to dst: base64 in 3.0, a
+// data: URI in 4.0.
+func appendPhoto(dst []byte, mediaType, data string, v3 bool) []byte {
+	if !v3 {
+		dst = append(dst, "data:"...)
+		dst = append(dst, mediaType...)
+		dst = append(dst, ";base64,"...)
 	}
-	f.Params.Add(k, v)
+	dst = slices.Grow(dst, base64.StdEncoding.EncodedLen(len(data)))
+	var chunk [3 << 10]byte // a multiple of 3: no padding inside
+	for len(data) > 0 {
+		n := copy(chunk[:], data)
+		dst = base64.StdEncoding.AppendEncode(dst, chunk[:n])
+		data = data[n:]
+	}
+	return dst
 }
 
-// structuredValue joins the cleaned components of N, ORG or ADR with ';'.
-// N always has its five components, ADR its seven. It returns "" when
-// every component is empty.
-func structuredValue(name string, comps []string) string {
+// makeParams returns the parameters of a property: ENCODING=b and the
+// image format of a 3.0 PHOTO, the valid types in lower case, and the
+// preferred flag.
+func makeParams(v3 bool, format string, types []string, pref bool) vcard.Params {
+	params := make(vcard.Params, 2)
+	if format != "" && v3 {
+		params["ENCODING"] = []string{"b"}
+		params.Add(vcard.ParamType, format)
+	}
+	for _, t := range types {
+		if t = strings.ToLower(t); validType(t) {
+			params.Add(vcard.ParamType, t)
+		}
+	}
+	if pref {
+		if v3 {
+			params.Add(vcard.ParamType, "pref")
+		} else {
+			params.Add(vcard.ParamPreferred, "1")
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	return params
+}
+
+// paramCache holds the Params of the combinations of version, photo
+// format, types and preferred flag seen, for Encode: a book's fields
+// have a few such combinations, so cards share them.
+var paramCache struct {
+	sync.RWMutex
+	m map[string]vcard.Params
+}
+
+// maxCachedParams bounds paramCache; other combinations are made for
+// each card.
+const maxCachedParams = 512
+
+// sharedParams returns makeParams(v3, format, types, pref) from
+// paramCache. The result must not be changed.
+func (b *cardBuilder) sharedParams(v3 bool, format string, types []string, pref bool) vcard.Params {
+	for i := range b.seen {
+		if sp := &b.seen[i]; sp.v3 == v3 && sp.pref == pref && sp.format == format && slices.Equal(sp.types, types) {
+			return sp.params
+		}
+	}
+	params := b.cachedParams(v3, format, types, pref)
+	if len(b.seen) < maxSeen {
+		b.seen = append(b.seen, seenParams{v3: v3, pref: pref, format: format, types: slices.Clone(types), params: params})
+	}
+	return params
+}
+
+// cachedParams returns makeParams(v3, format, types, pref) from
+// paramCache.
+func (b *cardBuilder) cachedParams(v3 bool, format string, types []string, pref bool) vcard.Params {
+	// The key: version, flag, then format and types, each after its
+	// length, so that no two combinations share a key.
+	k := append(b.key[:0], '4', 0)
+	if v3 {
+		k[0] = '3'
+	}
+	if pref {
+		k[1] = 1
+	}
+	k = binary.AppendUvarint(k, uint64(len(format)))
+	k = append(k, format...)
+	for _, t := range types {
+		k = binary.AppendUvarint(k, uint64(len(t)))
+		k = append(k, t...)
+	}
+	b.key = k
+	paramCache.RLock()
+	params, ok := paramCache.m[string(k)]
+	paramCache.RUnlock()
+	if ok {
+		return params
+	}
+	params = makeParams(v3, format, types, pref)
+	paramCache.Lock()
+	if paramCache.m == nil {
+		paramCache.m = make(map[string]vcard.Params)
+	}
+	if len(paramCache.m) < maxCachedParams {
+		paramCache.m[string(k)] = params
+	}
+	paramCache.Unlock()
+	return params
+}
+
+// appendStructured appends the cleaned components of N, ORG or ADR,
+// joined with ';', to dst. N always has its five components, ADR its
+// seven. It appends nothing when every component is empty.
+func appendStructured(dst []byte, name string, comps []string) []byte {
 	n := len(comps)
 	switch name {
 	case vcard.FieldName:
@@ -116,18 +342,22 @@ func structuredValue(name string, comps []string) string {
 	case vcard.FieldAddress:
 		n = maxADRParts
 	}
-	out := make([]string, n)
+	start := len(dst)
 	empty := true
-	for i := 0; i < n && i < len(comps); i++ {
-		out[i] = cleanComponent(comps[i])
-		if out[i] != "" {
-			empty = false
+	for i := range n {
+		if i > 0 {
+			dst = append(dst, ';')
+		}
+		if i < len(comps) {
+			c := cleanComponent(comps[i])
+			dst = append(dst, c...)
+			empty = empty && c == ""
 		}
 	}
 	if empty {
-		return ""
+		return dst[:start]
 	}
-	return strings.Join(out, ";")
+	return dst
 }
 
 // validName reports whether name is a syntactically valid property name.
@@ -146,8 +376,9 @@ func validName(name string) bool {
 
 // Encode renders c as a vCard of the given version ("3.0" or "4.0") with
 // go-vcard's encoder: CRLF line ends, properties sorted by name after
-// VERSION, lines folded at 75 octets. The output is the same bytes for the
-// same card. Commas in URI values (URL, IMPP, the data: URI of a 4.0
+// VERSION. Lines are not folded: go-vcard does not fold, and vCard
+// parsers read lines of any length. The output is the same bytes for
+// the same card. Commas in URI values (URL, IMPP, the data: URI of a 4.0
 // PHOTO) are written as they are: a URI is not text and clients do not
 // unescape it.
 func Encode(c *dirbook.Card, version string) ([]byte, error) {
@@ -157,15 +388,34 @@ func Encode(c *dirbook.Card, version string) ([]byte, error) {
 	if c == nil {
 		return nil, errors.New("mapping: encode nil card")
 	}
-	var buf bytes.Buffer
-	buf.Grow(encodedSize(c))
-	if err := vcard.NewEncoder(&buf).Encode(VCard(c, version)); err != nil {
+	b := builders.Get().(*cardBuilder)
+	defer b.release()
+	b.build(c, version, true)
+	b.buf.Grow(encodedSize(c))
+	if err := vcard.NewEncoder(&b.buf).Encode(b.card); err != nil {
 		return nil, fmt.Errorf("mapping: encode card %s: %w", c.UID, err)
 	}
-	return finish(buf.Bytes()), nil
+	out := b.buf.Bytes()
+	if b.uriComma {
+		out = unescapeURIs(out)
+	}
+	return bytes.Clone(out), nil
 }
 
-// encodedSize estimates the size of c encoded, before folding.
+var builders = sync.Pool{New: func() any { return new(cardBuilder) }}
+
+// maxPooledBuffer bounds the buffer a pooled cardBuilder keeps: a card
+// with a large photo does not pin its size.
+const maxPooledBuffer = 64 << 10
+
+func (b *cardBuilder) release() {
+	b.reset()
+	if b.buf.Cap() <= maxPooledBuffer && cap(b.text) <= maxPooledBuffer && cap(b.lines) <= 256 {
+		builders.Put(b)
+	}
+}
+
+// encodedSize estimates the size of c encoded.
 func encodedSize(c *dirbook.Card) int {
 	n := 96 + len(c.UID)
 	for _, p := range c.Props {
@@ -180,37 +430,50 @@ func encodedSize(c *dirbook.Card) int {
 	return n
 }
 
-var (
-	crlf     = []byte("\r\n")
-	escComma = []byte(`\,`)
-	comma    = []byte(",")
-)
+var escComma = []byte(`\,`)
 
 // uriProps names the properties whose values are URIs, not text, in the
 // vCards Encode writes: PHOTO (a data: URI in 4.0, base64 in 3.0), URL and
 // IMPP.
 var uriProps = [][]byte{[]byte("PHOTO"), []byte("URL"), []byte("IMPP")}
 
-// finish folds the lines go-vcard wrote and undoes its escaping of commas
-// in URI values (go-vcard escapes commas in every value, but clients take
-// a URI's bytes as they are). Those values hold no backslash (base64 has
-// none, VCard encodes it in a URL), so every `\,` in them is an escaped
-// comma.
-func finish(raw []byte) []byte {
-	out := make([]byte, 0, len(raw)+len(raw)/(maxLine-1)*3+8)
+// unescapeURIs undoes, in place, go-vcard's escaping of commas in the URI
+// values of the lines in raw (go-vcard escapes commas in every value, but
+// clients take a URI's bytes as they are). Those values hold no
+// backslash (base64 has none, VCard encodes it in a URL), so every `\,`
+// in them is an escaped comma.
+func unescapeURIs(raw []byte) []byte {
+	if !bytes.Contains(raw, escComma) {
+		return raw
+	}
+	out := raw[:0] // never ahead of the line being read
 	for len(raw) > 0 {
-		i := bytes.Index(raw, crlf)
-		if i < 0 {
+		i := bytes.IndexByte(raw, '\n') + 1
+		if i == 0 {
 			i = len(raw)
 		}
 		line := raw[:i]
-		raw = raw[min(i+2, len(raw)):]
-		if isURIProp(line) && bytes.Contains(line, escComma) {
-			line = bytes.ReplaceAll(line, escComma, comma)
+		raw = raw[i:]
+		if !isURIProp(line) {
+			out = append(out, line...)
+			continue
 		}
-		out = fold(out, line)
+		for {
+			j := bytes.Index(line, escComma)
+			if j < 0 {
+				break
+			}
+			out = append(out, line[:j]...)
+			line = line[j+1:] // drop the backslash
+		}
+		out = append(out, line...)
 	}
 	return out
+}
+
+// uriProp reports whether the property name is one of uriProps.
+func uriProp(name string) bool {
+	return name == vcard.FieldPhoto || name == vcard.FieldURL || name == vcard.FieldIMPP
 }
 
 // isURIProp reports whether line holds a property of uriProps.
@@ -221,25 +484,4 @@ func isURIProp(line []byte) bool {
 		}
 	}
 	return false
-}
-
-// fold appends line to out, folded at maxLine octets without splitting a
-// UTF-8 sequence, and a CRLF.
-func fold(out, line []byte) []byte {
-	limit := maxLine
-	for len(line) > limit {
-		cut := limit
-		for cut > 0 && line[cut]&0xC0 == 0x80 { // continuation byte
-			cut--
-		}
-		if cut == 0 { // not UTF-8: cut anywhere
-			cut = limit
-		}
-		out = append(out, line[:cut]...)
-		out = append(out, '\r', '\n', ' ')
-		line = line[cut:]
-		limit = maxLine - 1
-	}
-	out = append(out, line...)
-	return append(out, '\r', '\n')
 }

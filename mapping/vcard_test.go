@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-vcard"
@@ -88,15 +89,16 @@ func TestGolden(t *testing.T) {
 }
 
 // checkLines checks the line structure of an encoded vCard: CRLF ends,
-// at most 75 octets a line, no bare CR or LF, no other control bytes.
+// no bare CR or LF, no other control bytes, no folded line (a line
+// starting with a space or tab).
 func checkLines(tb testing.TB, out []byte) {
 	tb.Helper()
 	if !bytes.HasSuffix(out, []byte("\r\n")) {
 		tb.Errorf("vCard does not end with CRLF")
 	}
 	for i, line := range bytes.Split(bytes.TrimSuffix(out, []byte("\r\n")), []byte("\r\n")) {
-		if len(line) > maxLine {
-			tb.Errorf("line %d has %d octets: %q", i+1, len(line), line)
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			tb.Errorf("line %d is folded: %q", i+1, line)
 		}
 		for _, c := range line {
 			if c < 0x20 || c == 0x7f {
@@ -220,24 +222,97 @@ func TestEncodeErrors(t *testing.T) {
 	}
 }
 
-func TestFold(t *testing.T) {
+// TestLongLines checks that long values are written on one line, as
+// go-vcard writes them, and read back whole by go-vcard's decoder.
+func TestLongLines(t *testing.T) {
+	long := strings.Repeat("Ünïcödé text, ", 40)
 	tests := []struct {
 		name string
-		line string
-		want string
+		prop dirbook.Prop
+		want string // the decoded value
 	}{
-		{"short", "FN:A", "FN:A\r\n"},
-		{"exactly 75", strings.Repeat("a", 75), strings.Repeat("a", 75) + "\r\n"},
-		{"76", strings.Repeat("a", 76), strings.Repeat("a", 75) + "\r\n a\r\n"},
-		{"long", strings.Repeat("a", 75+74+1), strings.Repeat("a", 75) + "\r\n " + strings.Repeat("a", 74) + "\r\n a\r\n"},
-		{"utf-8 kept whole", strings.Repeat("a", 74) + "äb", strings.Repeat("a", 74) + "\r\n äb\r\n"},
-		{"not utf-8", strings.Repeat("\x80", 80), strings.Repeat("\x80", 75) + "\r\n " + strings.Repeat("\x80", 5) + "\r\n"},
+		{"note", dirbook.Prop{Name: "NOTE", Values: []string{long}}, cleanText(long)},
+		{"url", dirbook.Prop{Name: "URL", Values: []string{"https://example.com/?q=" + strings.Repeat("a,b", 60)}}, "https://example.com/?q=" + strings.Repeat("a,b", 60)},
+		{"org", dirbook.Prop{Name: "ORG", Values: []string{strings.Repeat("Nordlicht ", 20), "Sales"}}, cleanText(strings.Repeat("Nordlicht ", 20)) + ";Sales"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := string(fold(nil, []byte(tt.line))); got != tt.want {
-				t.Errorf("fold(%q) = %q, want %q", tt.line, got, tt.want)
+		for _, version := range []string{"3.0", "4.0"} {
+			t.Run(tt.name+"/"+version, func(t *testing.T) {
+				card := &dirbook.Card{UID: "u1", Props: []dirbook.Prop{{Name: "FN", Values: []string{"A"}}, tt.prop}}
+				out, err := Encode(card, version)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkLines(t, out)
+				if got, want := bytes.Count(out, []byte("\r\n")), len(VCard(card, version))+2; got != want {
+					t.Errorf("Encode(%s) has %d lines, want %d (one a property)\n%s", version, got, want, out)
+				}
+				decoded, err := vcard.NewDecoder(bytes.NewReader(out)).Decode()
+				if err != nil {
+					t.Fatalf("decode Encode(%s): %v", version, err)
+				}
+				if got := decoded.Value(tt.prop.Name); got != tt.want {
+					t.Errorf("decoded %s = %q, want %q", tt.prop.Name, got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// TestEncodeDecodes checks that Encode's output reads back with go-vcard
+// as the card VCard returns, apart from the commas in URIs go-vcard
+// escapes and Encode does not.
+func TestEncodeDecodes(t *testing.T) {
+	card := goldenCard(t)
+	card.Props = append(card.Props, dirbook.Prop{Field: "photo", Name: "PHOTO", MediaType: "image/png", Values: []string{tinyPNG}})
+	for _, version := range []string{"3.0", "4.0"} {
+		t.Run(version, func(t *testing.T) {
+			out, err := Encode(card, version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := vcard.NewDecoder(bytes.NewReader(out)).Decode()
+			if err != nil {
+				t.Fatalf("decode Encode(%s): %v", version, err)
+			}
+			want := VCard(card, version)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("decoded Encode(%s) = %v, want %v\n%s", version, got, want, out)
 			}
 		})
 	}
+}
+
+// TestEncodeConcurrent checks that Encode, which reuses its buffers,
+// writes the same bytes from many goroutines at once (run with -race).
+func TestEncodeConcurrent(t *testing.T) {
+	cards := []*dirbook.Card{goldenCard(t), {UID: "u2", Props: []dirbook.Prop{
+		{Name: "FN", Values: []string{"B"}},
+		{Name: "URL", Values: []string{"https://example.com/a,b"}},
+		{Name: "PHOTO", MediaType: "image/png", Values: []string{tinyPNG}},
+	}}}
+	var want [][]byte
+	for _, c := range cards {
+		for _, version := range []string{"3.0", "4.0"} {
+			b, err := Encode(c, version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, b)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				k := (g + i) % len(want)
+				got, err := Encode(cards[k/2], []string{"3.0", "4.0"}[k%2])
+				if err != nil || !bytes.Equal(got, want[k]) {
+					t.Errorf("Encode of card %d in goroutine %d = %q, %v, want %q", k, g, got, err, want[k])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
