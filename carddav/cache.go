@@ -49,27 +49,28 @@ func newCardCache(budget int64, m *metrics) *cardCache {
 	return c
 }
 
-// render returns c as a vCard of the given version ("3.0" or "4.0"),
-// from the cache if it is there.
-func (cc *cardCache) render(c *dirbook.StoredCard, version string) (string, error) {
-	if cc.lru == nil || c.ETag == "" {
-		return encode(&c.Card, version)
+// get returns the cached rendering of k.
+func (cc *cardCache) get(k cardKey) (string, bool) {
+	if cc.lru == nil {
+		return "", false
 	}
-	k := cardKey{etag: c.ETag, uid: c.UID, v4: version == "4.0"}
-	if s, ok := cc.lru.Get(k); ok {
+	s, ok := cc.lru.Get(k)
+	if ok {
 		cc.m.cacheHits.Inc()
-		return s, nil
+	} else {
+		cc.m.cacheMisses.Inc()
 	}
-	cc.m.cacheMisses.Inc()
-	s, err := encode(&c.Card, version)
-	if err != nil {
-		return "", err
-	}
-	if int64(len(s)) > cc.budget/16 {
-		return s, nil // a giant: caching it would flush everything else
+	return s, ok
+}
+
+// add keeps s as the rendering of k, evicting the least recently used
+// renderings beyond the budget.
+func (cc *cardCache) add(k cardKey, s string) {
+	if cc.lru == nil || k.etag == "" || int64(len(s)) > cc.budget/16 {
+		return // a giant: caching it would flush everything else
 	}
 	if present, _ := cc.lru.ContainsOrAdd(k, s); present {
-		return s, nil // rendered meanwhile by another request
+		return // rendered meanwhile by another request
 	}
 	if cc.size.Add(int64(len(s))) > cc.budget {
 		for cc.size.Load() > cc.budget {
@@ -78,18 +79,72 @@ func (cc *cardCache) render(c *dirbook.StoredCard, version string) (string, erro
 			}
 		}
 	}
-	return s, nil
 }
 
 // bytes returns the size of the rendered vCards held.
 func (cc *cardCache) bytes() int64 { return cc.size.Load() }
 
-// selectProps renders c with only the named vCard properties (VERSION
-// and UID are always there), as an address-data element with prop
-// children asks. Such renderings are not cached.
-func selectProps(c *dirbook.StoredCard, version string, names []string) (string, error) {
-	sel := dirbook.Card{UID: c.UID}
-	for _, p := range c.Props {
+// errGone reports a card that the store no longer holds: it was removed
+// after the revision a request is answered from.
+var errGone = fmt.Errorf("carddav: card removed meanwhile: %w", dirbook.ErrNotFound)
+
+// load returns the content of the card uid of book and its ETag from the
+// store; errGone when the store holds it no more.
+func (h *Handler) load(book, uid string) (*dirbook.Card, string, error) {
+	var card *dirbook.Card
+	var etag string
+	err := h.store.Cards(book, []string{uid}, func(c *dirbook.Card, e string) error {
+		card, etag = c, e
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("carddav: read card %s: %w", uid, err)
+	}
+	if card == nil {
+		return nil, "", errGone
+	}
+	return card, etag, nil
+}
+
+// render returns the card c of book as a vCard of the given version ("3.0"
+// or "4.0"), from the cache or rendered from the store's content, and the
+// ETag of what it returns: a later one than c's when the card changed
+// after the revision c is from.
+func (h *Handler) render(book string, c *dirbook.StoredCard, version string) (data, etag string, err error) {
+	cc := h.cards
+	k := cardKey{etag: c.ETag, uid: c.UID, v4: version == "4.0"}
+	if s, ok := cc.get(k); ok {
+		return s, c.ETag, nil
+	}
+	card, etag, err := h.load(book, c.UID)
+	if err != nil {
+		return "", "", err
+	}
+	if etag != c.ETag {
+		k.etag = etag
+		if s, ok := cc.get(k); ok {
+			return s, etag, nil
+		}
+	}
+	s, err := encode(card, version)
+	if err != nil {
+		return "", "", err
+	}
+	cc.add(k, s)
+	return s, etag, nil
+}
+
+// selectProps renders the card c of book with only the named vCard
+// properties (VERSION and UID always), for an address-data element that
+// lists C:prop children. Such renderings are not cached. It returns the
+// ETag of what it rendered, as render does.
+func (h *Handler) selectProps(book string, c *dirbook.StoredCard, version string, names []string) (string, string, error) {
+	card, etag, err := h.load(book, c.UID)
+	if err != nil {
+		return "", "", err
+	}
+	sel := dirbook.Card{UID: card.UID}
+	for _, p := range card.Props {
 		for _, n := range names {
 			if strings.EqualFold(p.Name, n) {
 				sel.Props = append(sel.Props, p)
@@ -97,9 +152,11 @@ func selectProps(c *dirbook.StoredCard, version string, names []string) (string,
 			}
 		}
 	}
-	return encode(&sel, version)
+	s, err := encode(&sel, version)
+	return s, etag, err
 }
 
+// encode renders c through mapping.Encode.
 func encode(c *dirbook.Card, version string) (string, error) {
 	b, err := mapping.Encode(c, version)
 	if err != nil {

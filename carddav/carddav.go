@@ -54,6 +54,11 @@ type Store interface {
 	// Current returns the revision being served. It must not return nil
 	// once serving starts; the handler treats nil as an empty revision.
 	Current() *dirbook.Revision
+	// Cards calls fn with the content and ETag of the card of each of
+	// uids in book as stored now, skipping those it does not hold; an
+	// error of fn stops it and is returned. The content may be of a later
+	// revision than the one Current returned: then its ETag differs.
+	Cards(book string, uids []string, fn func(c *dirbook.Card, etag string) error) error
 }
 
 // Authenticator verifies HTTP Basic credentials.

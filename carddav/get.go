@@ -1,6 +1,7 @@
 package carddav
 
 import (
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -42,11 +43,18 @@ func (h *Handler) get(ex *exchange, v *view, t target) {
 		return
 	}
 
-	data, err := h.cards.render(card, version)
+	data, current, err := h.render(t.book, card, version)
+	if errors.Is(err, errGone) {
+		http.NotFound(w, r)
+		return
+	}
 	if err != nil {
 		h.logger.WarnContext(r.Context(), "carddav: cannot serve card", logKeyError, err)
 		http.Error(w, "cannot render card", http.StatusInternalServerError)
 		return
+	}
+	if current != card.ETag { // changed since the revision being served
+		hdr.Set("ETag", `"`+current+`"`)
 	}
 	ct := vcardContentType
 	if version != defaultVersion {

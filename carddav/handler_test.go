@@ -40,8 +40,9 @@ const (
 
 // memStore is a Store over a fixed revision that counts reads.
 type memStore struct {
-	rev   *dirbook.Revision
-	reads atomic.Int64
+	rev       *dirbook.Revision
+	reads     atomic.Int64
+	cardReads atomic.Int64 // cards asked for through Cards
 }
 
 func (s *memStore) Current() *dirbook.Revision {
@@ -55,11 +56,7 @@ func storedCard(uid, fn string, extra ...dirbook.Prop) *dirbook.StoredCard {
 		{Field: "n", Name: "N", Values: strings.SplitN(fn, " ", 2)},
 	}
 	props = append(props, extra...)
-	return &dirbook.StoredCard{
-		Card:     dirbook.Card{UID: uid, Props: props},
-		ETag:     "etag-" + strings.ReplaceAll(uid, " ", "_"),
-		Revision: 7,
-	}
+	return stored(dirbook.Card{UID: uid, Props: props}, "etag-"+strings.ReplaceAll(uid, " ", "_"), 7)
 }
 
 func bookState(id, name string, cards ...*dirbook.StoredCard) *dirbook.BookState {
@@ -251,8 +248,8 @@ func TestGetAddressObject(t *testing.T) {
 			if ao.ETag != want.ETag {
 				t.Errorf("GetAddressObject(%q).ETag = %q, want %q", tt.path, ao.ETag, want.ETag)
 			}
-			if got := ao.Card.PreferredValue("FN"); got != want.FN() {
-				t.Errorf("GetAddressObject(%q) FN = %q, want %q", tt.path, got, want.FN())
+			if got := ao.Card.PreferredValue("FN"); got != contentOf(want).FN() {
+				t.Errorf("GetAddressObject(%q) FN = %q, want %q", tt.path, got, contentOf(want).FN())
 			}
 			if got := ao.Card.PreferredValue("VERSION"); got != "3.0" {
 				t.Errorf("GetAddressObject(%q) VERSION = %q, want 3.0", tt.path, got)
@@ -876,7 +873,7 @@ func TestPrefix(t *testing.T) {
 func TestGetBytes(t *testing.T) {
 	f := newFixture(t)
 	card := testRevision().Book("colleagues").Cards[uidUmlaut]
-	want, err := mapping.Encode(&card.Card, "3.0")
+	want, err := mapping.Encode(contentOf(card), "3.0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func contentCard(tb testing.TB, uid, fn string, rev uint64, extras ...dirbook.Pr
 		tb.Fatal(err)
 	}
 	sum := sha256.Sum256(b)
-	return &dirbook.StoredCard{Card: c, ETag: hex.EncodeToString(sum[:16]), Revision: rev}
+	return stored(c, hex.EncodeToString(sum[:16]), rev)
 }
 
 // history publishes successive revisions the way the store does: a book

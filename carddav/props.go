@@ -1,7 +1,9 @@
 package carddav
 
 import (
+	"cmp"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -87,6 +89,9 @@ type resource struct {
 	// them.
 	data   string
 	length int
+	// etag is the ETag of data when the card changed after the revision
+	// card is from; "" otherwise.
+	etag string
 }
 
 // propDef is a property dirbook serves on a kind of resource.
@@ -199,7 +204,7 @@ var props = [kindObject + 1][]propDef{
 		{davName("resourcetype"), true, fixed("<D:resourcetype/>")},
 		{davName("getetag"), true, func(c *respCtx, res *resource) {
 			c.x.s(`<D:getetag>"`)
-			c.x.text(etag(res.card))
+			c.x.text(cmp.Or(res.etag, etag(res.card)))
 			c.x.s(`"</D:getetag>`)
 		}},
 		{davName("getcontenttype"), true, fixed("<D:getcontenttype>" + vcardContentType + "</D:getcontenttype>")},
@@ -360,7 +365,10 @@ func (c *respCtx) response(href string, res *resource) {
 	p := c.plan(res.kind)
 	x := c.x
 	if res.card != nil && (p.data || p.length) {
-		if err := c.render(res, p); err != nil {
+		if err := c.render(res, p); errors.Is(err, errGone) {
+			c.status(href, res.card.UID, "HTTP/1.1 404 Not Found")
+			return
+		} else if err != nil {
 			c.v.h.logger.Warn("carddav: cannot render card", logKeyError, err)
 			c.status(href, res.card.UID, "HTTP/1.1 500 Internal Server Error")
 			return
@@ -393,13 +401,14 @@ func (c *respCtx) response(href string, res *resource) {
 
 // render fills res.data and res.length as the plan needs them.
 func (c *respCtx) render(res *resource, p *plan) error {
-	cache := c.v.h.cards
+	h, book := c.v.h, res.book.ID
 	var err error
+	var tag string
 	if p.data {
 		if c.data.props != nil {
-			res.data, err = selectProps(res.card, c.data.version, c.data.props)
+			res.data, tag, err = h.selectProps(book, res.card, c.data.version, c.data.props)
 		} else {
-			res.data, err = cache.render(res.card, c.data.version)
+			res.data, tag, err = h.render(book, res.card, c.data.version)
 		}
 		if err != nil {
 			return err
@@ -408,11 +417,14 @@ func (c *respCtx) render(res *resource, p *plan) error {
 	if p.length {
 		s := res.data
 		if !p.data || c.data.props != nil || c.data.version != defaultVersion {
-			if s, err = cache.render(res.card, defaultVersion); err != nil {
+			if s, tag, err = h.render(book, res.card, defaultVersion); err != nil {
 				return err
 			}
 		}
 		res.length = len(s)
+	}
+	if tag != res.card.ETag {
+		res.etag = tag
 	}
 	return nil
 }

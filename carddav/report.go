@@ -143,8 +143,18 @@ func (h *Handler) query(ex *exchange, v *view, bs *dirbook.BookState, rep *repor
 		if card == nil {
 			continue
 		}
-		if len(rep.query.PropFilters) > 0 && !matchQuery(&rep.query, mapping.VCard(&card.Card, defaultVersion)) {
-			continue
+		if len(rep.query.PropFilters) > 0 {
+			content, _, err := v.h.load(bs.ID, uid)
+			if errors.Is(err, errGone) {
+				continue
+			}
+			if err != nil {
+				v.h.logger.Warn("carddav: cannot read card", logKeyError, err)
+				continue
+			}
+			if !matchQuery(&rep.query, mapping.VCard(content, defaultVersion)) {
+				continue
+			}
 		}
 		if rep.limit > 0 && matched == rep.limit {
 			x.s("<D:response><D:href>")

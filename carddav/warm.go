@@ -2,6 +2,7 @@ package carddav
 
 import (
 	"context"
+	"errors"
 
 	"github.com/dirbook/dirbook"
 )
@@ -23,18 +24,38 @@ func (h *Handler) Warm(ctx context.Context, rev *dirbook.Revision) int {
 	limit := int64(float64(cc.budget) * warmShare)
 	n := 0
 	for _, b := range rev.Books {
-		for _, uid := range b.UIDs {
+		for start := 0; start < len(b.UIDs); start += warmBatch {
 			if ctx.Err() != nil || cc.bytes() >= limit {
 				return n
 			}
-			c := b.Cards[uid]
-			if c == nil || c.ETag == "" || cc.lru.Contains(cardKey{etag: c.ETag, uid: c.UID}) {
-				continue
+			var uids []string
+			for _, uid := range b.UIDs[start:min(start+warmBatch, len(b.UIDs))] {
+				if c := b.Cards[uid]; c != nil && c.ETag != "" && !cc.lru.Contains(cardKey{etag: c.ETag, uid: uid}) {
+					uids = append(uids, uid)
+				}
 			}
-			if _, err := cc.render(c, "3.0"); err == nil {
+			err := h.store.Cards(b.ID, uids, func(c *dirbook.Card, etag string) error {
+				if cc.bytes() >= limit {
+					return errWarmFull
+				}
+				s, err := encode(c, defaultVersion)
+				if err != nil {
+					return nil // served as an error when asked for
+				}
+				cc.add(cardKey{etag: etag, uid: c.UID}, s)
 				n++
+				return ctx.Err()
+			})
+			if err != nil {
+				return n
 			}
 		}
 	}
 	return n
 }
+
+// warmBatch is how many cards Warm reads from the store at a time.
+const warmBatch = 256
+
+// errWarmFull stops Warm's reading when the cache holds its share.
+var errWarmFull = errors.New("carddav: cache warm")

@@ -3,53 +3,102 @@ package sync
 import (
 	"bytes"
 	"encoding/base64"
-	"slices"
 	"strconv"
 
 	"github.com/dirbook/dirbook"
 )
 
+// cardMeta is what a card record says besides the card: its ETag, the
+// revision in which it last changed and the ID of its entry ("" when that
+// is the UID).
+type cardMeta struct {
+	etag    string
+	rev     uint64
+	entryID string
+}
+
 // decodeRecordFast parses a card record as encodeRecord writes it, without
 // reflection. It reports false for anything else (an older or hand-made
 // record), which decodeRecord then reads with encoding/json.
-func decodeRecordFast(v []byte) (*dirbook.StoredCard, string, bool) {
-	return decodeRecordFastWith(v, nil)
+func decodeRecordFast(v []byte) (*dirbook.Card, cardMeta, bool) {
+	s := &scan{b: v, ok: true}
+	s.lit(`{"card":`)
+	c := s.card()
+	m := s.meta()
+	if !s.ok {
+		return nil, cardMeta{}, false
+	}
+	return c, m, true
 }
 
-// decodeRecordFastWith is decodeRecordFast; the field names, property
-// names, types and media types of the card come from in when not nil.
-func decodeRecordFastWith(v []byte, in *interner) (*dirbook.StoredCard, string, bool) {
-	s := &scan{b: v, ok: true, in: in}
-	sc := &dirbook.StoredCard{}
-	s.lit(`{"card":{"uid":`)
-	sc.UID = s.str()
+// decodeCanonical parses the canonical JSON of a card as appendCard writes
+// it.
+func decodeCanonical(v []byte) (*dirbook.Card, error) {
+	s := &scan{b: v, ok: true}
+	c := s.card()
+	if !s.ok || s.i != len(v) {
+		return decodeCard(v)
+	}
+	return c, nil
+}
+
+// card reads a card's canonical JSON.
+func (s *scan) card() *dirbook.Card {
+	c := &dirbook.Card{}
+	s.lit(`{"uid":`)
+	c.UID = s.str()
 	s.lit(`,"props":[`)
-	if n := bytes.Count(v, []byte(`{"f":`)); n > 0 {
-		sc.Props = make([]dirbook.Prop, 0, n) // quotes in values are escaped: the pattern starts properties only
+	if n := bytes.Count(s.b[min(s.i, len(s.b)):], []byte(`{"f":`)); n > 0 {
+		c.Props = make([]dirbook.Prop, 0, n) // quotes in values are escaped: the pattern starts properties only
 	}
 	if s.peek() != ']' {
 		for {
-			sc.Props = append(sc.Props, s.prop())
+			c.Props = append(c.Props, s.prop())
 			if s.peek() != ',' {
 				break
 			}
 			s.i++
 		}
 	}
-	s.lit(`]},"etag":`)
-	sc.ETag = s.str()
+	s.lit(`]}`)
+	return c
+}
+
+// recordTail starts what follows the card in a record encodeRecord wrote.
+// In the canonical JSON before it, quotes inside strings are escaped, and
+// no key is "etag": the last occurrence is the one after the card.
+var recordTail = []byte(`,"etag":`)
+
+// recordMeta reads the cardMeta of a record without decoding the card: a
+// store keeps only that in memory. It reports false for a record
+// encodeRecord did not write.
+func recordMeta(v []byte) (cardMeta, bool) {
+	i := bytes.LastIndex(v, recordTail)
+	if i < 0 || !bytes.HasPrefix(v, []byte(`{"card":{"uid":`)) {
+		return cardMeta{}, false
+	}
+	s := &scan{b: v, i: i, ok: true}
+	m := s.meta()
+	return m, s.ok
+}
+
+// meta reads the end of a record: the ETag, the revision and the optional
+// entry ID, then the closing brace.
+func (s *scan) meta() cardMeta {
+	var m cardMeta
+	s.lit(`,"etag":`)
+	m.etag = s.str()
 	s.lit(`,"rev":`)
-	sc.Revision = s.uint()
-	var entryID string
+	m.rev = s.uint()
 	if s.peek() == ',' {
 		s.lit(`,"id":`)
-		entryID = s.str()
+		m.entryID = s.str()
 	}
 	s.lit(`}`)
-	if !s.ok || s.i != len(s.b) {
-		return nil, "", false
+	if s.i != len(s.b) {
+		s.fail()
 	}
-	return sc, entryID, true
+	return m
 }
 
 // scan reads the canonical JSON of appendCard. Once a read fails, ok is
@@ -58,55 +107,6 @@ type scan struct {
 	b  []byte
 	i  int
 	ok bool
-	in *interner // nil: no interning
-}
-
-// interner shares the strings that repeat across the cards of a store
-// (field and property names, types, media types) while a store loads: a
-// card then holds references to one copy of each.
-type interner struct {
-	strs  map[string]string
-	lists map[string][]string
-}
-
-func newInterner() *interner {
-	return &interner{strs: map[string]string{}, lists: map[string][]string{}}
-}
-
-// str reads a JSON string, interned.
-func (s *scan) istr() string {
-	if s.in == nil {
-		return s.str()
-	}
-	start := s.i
-	v := s.str()
-	if !s.ok {
-		return v
-	}
-	key := string(s.b[start:s.i]) // the JSON text: the map lookup does not allocate
-	if c, ok := s.in.strs[key]; ok {
-		return c
-	}
-	s.in.strs[key] = v
-	return v
-}
-
-// istrs reads a JSON array of strings, interned as a whole. The slice is
-// shared: cards of a revision are never modified.
-func (s *scan) istrs() []string {
-	if s.in == nil {
-		return s.strs()
-	}
-	start := s.i
-	v := s.strs()
-	if !s.ok {
-		return v
-	}
-	if c, ok := s.in.lists[string(s.b[start:s.i])]; ok {
-		return c
-	}
-	s.in.lists[string(s.b[start:s.i])] = slices.Clip(v)
-	return v
 }
 
 func (s *scan) fail() { s.ok, s.i = false, len(s.b) }
@@ -197,11 +197,11 @@ func (s *scan) uint() uint64 {
 func (s *scan) prop() dirbook.Prop {
 	var p dirbook.Prop
 	s.lit(`{"f":`)
-	p.Field = s.istr()
+	p.Field = s.str()
 	s.lit(`,"n":`)
-	p.Name = s.istr()
+	p.Name = s.str()
 	if s.has(`,"t":`) {
-		p.Types = s.istrs()
+		p.Types = s.strs()
 	}
 	if s.has(`,"p":true`) {
 		p.Pref = true
@@ -221,7 +221,7 @@ func (s *scan) prop() dirbook.Prop {
 		}
 	}
 	if s.has(`,"m":`) {
-		p.MediaType = s.istr()
+		p.MediaType = s.str()
 	}
 	s.lit("}")
 	return p

@@ -361,17 +361,17 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 			if c == nil {
 				continue
 			}
-			if c.UID == "" {
+			if c.uid == "" {
 				ps.remap = true
 				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", id)})
 				continue
 			}
-			if other := newCards[i][c.UID]; other != nil {
+			if other := newCards[i][c.uid]; other != nil {
 				ps.remap = true
-				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.UID, id, other.dn)})
+				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.uid, id, other.dn)})
 				continue
 			}
-			newCards[i][c.UID] = ps
+			newCards[i][c.uid] = ps
 		}
 	}
 
@@ -418,6 +418,7 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 			bp.Previous = &prev
 			bp.Published = len(old.Cards)
 		}
+		var changed []*encoded
 		for uid, ps := range newCards[i] {
 			c := ps.cards[i]
 			var prev *dirbook.StoredCard
@@ -426,25 +427,31 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 			}
 			switch {
 			case prev == nil:
-				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.FN(), DN: ps.dn})
-			case !sameCard(&prev.Card, c):
-				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.FN(), DN: ps.dn, Fields: diffCards(&prev.Card, c)})
+				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.fn, DN: ps.dn})
+			case prev.ETag != c.etag:
+				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.fn, DN: ps.dn})
+				changed = append(changed, c)
 			default:
 				continue
 			}
-			bc.Put = append(bc.Put, CardPut{Card: c, EntryID: ps.id})
+			bc.Put = append(bc.Put, CardPut{enc: c, EntryID: ps.id})
 		}
+		var removed []string
 		if old != nil {
 			for _, uid := range old.UIDs {
 				if newCards[i][uid] != nil {
 					continue
 				}
 				reason, dn := removal(uid)
-				bp.Removed = append(bp.Removed, CardChange{UID: uid, FN: old.Cards[uid].FN(), DN: dn, Reason: reason})
+				bp.Removed = append(bp.Removed, CardChange{UID: uid, DN: dn, Reason: reason})
 				bc.Delete = append(bc.Delete, uid)
+				removed = append(removed, uid)
 			}
 		}
-		slices.SortFunc(bc.Put, func(a, b CardPut) int { return cmp.Compare(a.Card.UID, b.Card.UID) })
+		if err := e.describe(base.Number, b.ID, &bp, changed, removed); err != nil {
+			return nil, err
+		}
+		slices.SortFunc(bc.Put, func(a, b CardPut) int { return cmp.Compare(a.uid(), b.uid()) })
 		bp.sort()
 		p.Books = append(p.Books, bp)
 		ch.Books[i] = bc
@@ -456,7 +463,10 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 		prev := old.Book
 		bp := BookPlan{Book: old.Book, Previous: &prev, Dropped: true, Published: len(old.Cards)}
 		for _, uid := range old.UIDs {
-			bp.Removed = append(bp.Removed, CardChange{UID: uid, FN: old.Cards[uid].FN(), Reason: "book no longer configured"})
+			bp.Removed = append(bp.Removed, CardChange{UID: uid, Reason: "book no longer configured"})
+		}
+		if err := e.describe(base.Number, old.ID, &bp, nil, old.UIDs); err != nil {
+			return nil, err
 		}
 		bp.sort()
 		p.Books = append(p.Books, bp)
@@ -495,6 +505,48 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 		logChanged, p.count(func(b *BookPlan) int { return len(b.Changed) }),
 		logRemoved, p.count(func(b *BookPlan) int { return len(b.Removed) }))
 	return p, nil
+}
+
+// describe completes the changes of bp, a plan of book made against the
+// revision base, with what only the published cards tell: the fields in
+// which the cards of changed differ from them, and the names of the
+// removed cards. It reads those cards from the store, the plan holding
+// only the new ones.
+func (e *Engine) describe(base uint64, book string, bp *BookPlan, changed []*encoded, removed []string) error {
+	if len(changed) == 0 && len(removed) == 0 {
+		return nil
+	}
+	uids := slices.Clone(removed)
+	now := make(map[string]*encoded, len(changed))
+	for _, c := range changed {
+		uids = append(uids, c.uid)
+		now[c.uid] = c
+	}
+	fields := make(map[string][]FieldChange, len(changed))
+	names := make(map[string]string, len(removed))
+	err := e.store.publishedCards(base, book, uids, func(old *dirbook.Card) error {
+		c := now[old.UID]
+		if c == nil {
+			names[old.UID] = old.FN()
+			return nil
+		}
+		card, err := decodeCanonical(c.json)
+		if err != nil {
+			return fmt.Errorf("sync: book %q: card %q: %w", book, c.uid, err)
+		}
+		fields[c.uid] = diffCards(old, card)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range bp.Changed {
+		bp.Changed[i].Fields = fields[bp.Changed[i].UID]
+	}
+	for i := range bp.Removed {
+		bp.Removed[i].FN = names[bp.Removed[i].UID]
+	}
+	return nil
 }
 
 // access computes the new access map: for each user, the readable books of

@@ -521,37 +521,40 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 			if c == nil {
 				continue
 			}
-			if c.UID == "" {
+			if c.uid == "" {
 				pc.ps.remap = true
 				p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", b.ID)})
 				continue
 			}
 			taken := ""
-			if other := claims[c.UID]; other != nil {
+			if other := claims[c.uid]; other != nil {
 				taken = other.ps.dn
-			} else if old.Cards[c.UID] != nil {
-				if holder := st.entryID(c.UID); holder != pc.id && byID[holder] == nil {
+			} else if old.Cards[c.uid] != nil {
+				if holder := st.entryID(c.uid); holder != pc.id && byID[holder] == nil {
 					taken = "the entry " + holder
 				}
 			}
 			if taken != "" {
 				pc.ps.remap = true
-				p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.UID, b.ID, taken)})
+				p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.uid, b.ID, taken)})
 				continue
 			}
-			claims[c.UID] = pc
+			claims[c.uid] = pc
 		}
+		var changed []*encoded
+		var removed []string
 		for uid, pc := range claims {
 			c := pc.ps.card(i)
 			switch prev := old.Cards[uid]; {
 			case prev == nil:
-				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.FN(), DN: pc.ps.dn})
-			case !sameCard(&prev.Card, c):
-				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.FN(), DN: pc.ps.dn, Fields: diffCards(&prev.Card, c)})
+				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.fn, DN: pc.ps.dn})
+			case prev.ETag != c.etag:
+				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.fn, DN: pc.ps.dn})
+				changed = append(changed, c)
 			default:
 				continue
 			}
-			bc.Put = append(bc.Put, CardPut{Card: c, EntryID: pc.id})
+			bc.Put = append(bc.Put, CardPut{enc: c, EntryID: pc.id})
 		}
 		for _, pc := range changes {
 			for _, uid := range st.uidsOf(pc.id) {
@@ -570,11 +573,15 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 				default:
 					reason, dn = "no longer matches book rules", pc.ps.dn
 				}
-				bp.Removed = append(bp.Removed, CardChange{UID: uid, FN: sc.FN(), DN: dn, Reason: reason})
+				bp.Removed = append(bp.Removed, CardChange{UID: uid, DN: dn, Reason: reason})
 				bc.Delete = append(bc.Delete, uid)
+				removed = append(removed, uid)
 			}
 		}
-		slices.SortFunc(bc.Put, func(a, b CardPut) int { return cmp.Compare(a.Card.UID, b.Card.UID) })
+		if err := e.describe(base.Number, b.ID, &bp, changed, removed); err != nil {
+			return nil, err
+		}
+		slices.SortFunc(bc.Put, func(a, b CardPut) int { return cmp.Compare(a.uid(), b.uid()) })
 		slices.Sort(bc.Delete)
 		bp.sort()
 		p.Books = append(p.Books, bp)

@@ -281,7 +281,8 @@ func TestUpgradeFormat1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, etag := encodeRecord(card("u-1", "Anna"), 3, "")
+	enc := newEncoded(card("u-1", "Anna"))
+	rec, etag := encodeRecord(enc, 3, ""), enc.etag
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketBooks, bucketCards, bucketAccess, bucketLog} {
 			if _, err := tx.CreateBucket(name); err != nil {

@@ -317,6 +317,11 @@ func (s *Store) saveFeeds(ctx context.Context, base uint64, fc *feedChanges) err
 	if cur.rev.Number != base {
 		return fmt.Errorf("sync: plan is stale: made against revision %d, the store is at %d", base, cur.rev.Number)
 	}
+	err := s.releaseReader()
+	defer s.unlockReader()
+	if err != nil {
+		return err
+	}
 	db, err := s.openDB(0)
 	if err != nil {
 		return err

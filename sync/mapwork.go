@@ -31,8 +31,9 @@ type person struct {
 	src    int    // the source's position
 	source string // the source's name, or the entry's Source
 	// cards holds the person's card in each configured book, by the
-	// book's position; nil when they are in none.
-	cards []*dirbook.Card
+	// book's position, encoded; nil when they are in none. A card equal
+	// to the published one has no JSON: the store has it.
+	cards []*encoded
 	// excluded and warnings are those of the mapping.Result.
 	excluded string
 	warnings []mapping.Warning
@@ -50,11 +51,13 @@ type person struct {
 
 // newPerson returns the person of en, read from source src.
 func newPerson(en *dirbook.Entry, src int, source string) *person {
-	return &person{entry: en, id: en.ID, dn: en.DN, src: src, source: source}
+	// The copies keep the source's buffers (an LDIF line, a search
+	// response) from staying alive with the person.
+	return &person{entry: en, id: strings.Clone(en.ID), dn: strings.Clone(en.DN), src: src, source: source}
 }
 
 // card returns the person's card in the book at position i, or nil.
-func (ps *person) card(i int) *dirbook.Card {
+func (ps *person) card(i int) *encoded {
 	if ps.cards == nil {
 		return nil
 	}
@@ -251,15 +254,16 @@ func (mp *mapPool) mapOne(ps *person) {
 		if c == nil {
 			continue
 		}
+		enc := newEncoded(c)
 		if old := mp.old[i]; old != nil {
-			if prev := old.Cards[c.UID]; prev != nil && sameCard(&prev.Card, c) {
-				c = &prev.Card
+			if prev := old.Cards[c.UID]; prev != nil && prev.ETag == enc.etag {
+				enc = unchanged(prev)
 			}
 		}
 		if ps.cards == nil {
-			ps.cards = make([]*dirbook.Card, len(mp.books))
+			ps.cards = make([]*encoded, len(mp.books))
 		}
-		ps.cards[i] = c
+		ps.cards[i] = enc
 	}
 	ps.excluded, ps.warnings = res.Excluded, res.Warnings
 	mp.readable(ps)
@@ -274,20 +278,20 @@ func (mp *mapPool) reuseOne(ps *person, r reusable) {
 		if old == nil {
 			continue
 		}
-		var c *dirbook.Card
+		var c *encoded
 		if prev := old.Cards[ps.id]; prev != nil && mp.st.entryID(ps.id) == ps.id {
-			c = &prev.Card
+			c = unchanged(prev)
 		}
 		for _, uid := range other {
 			if prev := old.Cards[uid]; c == nil && prev != nil {
-				c = &prev.Card
+				c = unchanged(prev)
 			}
 		}
 		if c == nil {
 			continue
 		}
 		if ps.cards == nil {
-			ps.cards = make([]*dirbook.Card, len(mp.books))
+			ps.cards = make([]*encoded, len(mp.books))
 		}
 		ps.cards[i] = c
 	}
@@ -302,7 +306,7 @@ func (mp *mapPool) readable(ps *person) {
 	if mp.users != nil || e.dirLogins {
 		for _, v := range ps.entry.Values(e.loginAttr) {
 			if e.dirLogins || mp.users[strings.ToLower(v)] {
-				ps.logins = append(ps.logins, v)
+				ps.logins = append(ps.logins, strings.Clone(v))
 			}
 		}
 		if len(ps.logins) > 0 && ps.excluded == "" {
@@ -373,4 +377,10 @@ func entryDigest(en *dirbook.Entry) [16]byte {
 	var out [16]byte
 	copy(out[:], d.h.Sum(sum[:0]))
 	return out
+}
+
+// unchanged returns the encoded form of a card that stays as published:
+// its UID and ETag, the content being in the store.
+func unchanged(sc *dirbook.StoredCard) *encoded {
+	return &encoded{uid: sc.UID, etag: sc.ETag}
 }

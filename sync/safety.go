@@ -246,7 +246,7 @@ func planID(storeID string, ch *Changes) string {
 		for _, put := range bc.Put {
 			buf = append(buf, "\nput "...)
 			buf = appendString(buf, put.EntryID)
-			buf = appendCard(buf, put.Card)
+			buf = append(buf, put.encoded().json...)
 			if len(buf) > 64<<10 {
 				flush()
 			}

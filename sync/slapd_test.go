@@ -218,16 +218,25 @@ member: %s
 		}
 	}
 
+	// fn returns the name on the card uid of book in the store file.
+	fn := func(book, uid string) string {
+		c, _, err := store.Card(book, uid)
+		if err != nil {
+			return ""
+		}
+		return c.FN()
+	}
+
 	uid5 := d.EntryUUID(5)
 	srv.Modify(t, fmt.Sprintf("dn: %s\nchangetype: modify\nreplace: displayName\ndisplayName: Renamed Person\n", d.DN(5)))
 	await("modify", func(r *dirbook.Revision) bool {
 		c := r.Book("colleagues").Cards[uid5]
-		return c != nil && c.FN() == "Renamed Person"
+		return c != nil && fn("colleagues", uid5) == "Renamed Person"
 	})
 
 	partner := func(r *dirbook.Revision) *dirbook.StoredCard {
 		for _, c := range r.Book("partners").Cards {
-			if c.FN() == "Petra Partner" {
+			if fn("partners", c.UID) == "Petra Partner" {
 				return c
 			}
 		}

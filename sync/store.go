@@ -112,9 +112,9 @@ type StoreOptions struct {
 //
 // A store opened with Open is the only writer: it holds the lock file
 // "<path>.lock" until Close, so a second writer fails with an error wrapping
-// dirbook.ErrLocked. It opens the bbolt file itself only while loading and
-// while publishing, so that OpenReadOnly (a dry run) can read the file beside
-// a running server.
+// dirbook.ErrLocked. It opens the bbolt file for writing only while
+// publishing, and otherwise at most for reading (see Cards), so that
+// OpenReadOnly (a dry run) can read the file beside a running server.
 type Store struct {
 	path      string
 	timeout   time.Duration
@@ -125,6 +125,10 @@ type Store struct {
 	mu     sync.Mutex // serialises Publish and Close
 	lock   *fileLock  // nil when read-only or closed
 	closed bool
+
+	rmu          sync.Mutex // guards reader and readerClosed; held while the store writes
+	reader       *reader    // see Cards; nil when not open
+	readerClosed bool       // Close was called
 
 	state atomic.Pointer[state]
 }
@@ -318,15 +322,18 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	rerr := s.releaseReader()
+	s.readerClosed = true
+	s.unlockReader()
 	if s.lock == nil {
-		return nil
+		return rerr
 	}
 	err := s.lock.release()
 	s.lock = nil
 	if err != nil {
 		return fmt.Errorf("sync: release lock of %s: %w", s.path, err)
 	}
-	return nil
+	return rerr
 }
 
 // Changes is the content of one publish.
@@ -368,6 +375,50 @@ type CardPut struct {
 	// EntryID is the ID of the directory entry the card was made from.
 	// If empty, the card's UID is taken to be that ID.
 	EntryID string
+
+	// enc, set by engines instead of Card, is the card already encoded.
+	enc *encoded
+}
+
+// encoded is a card in the form a plan keeps it: its canonical JSON (see
+// appendCard) and ETag, without the dirbook.Card, which costs several
+// times as much memory.
+type encoded struct {
+	uid, fn string
+	json    []byte
+	etag    string
+}
+
+// newEncoded returns the encoded form of c. Its JSON is allocated at its
+// exact size: a plan holds one per card.
+func newEncoded(c *dirbook.Card) *encoded {
+	buf := scratch.Get().(*[]byte)
+	canon := appendCard((*buf)[:0], c)
+	enc := &encoded{uid: c.UID, fn: c.FN(), json: bytes.Clone(canon), etag: etagOf(canon)}
+	if cap(canon) <= 1<<20 {
+		*buf = canon
+		scratch.Put(buf)
+	}
+	return enc
+}
+
+// scratch holds buffers for newEncoded.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// encoded returns the card p writes, encoded.
+func (p *CardPut) encoded() *encoded {
+	if p.enc != nil {
+		return p.enc
+	}
+	return newEncoded(p.Card)
+}
+
+// uid returns the UID of the card p writes.
+func (p *CardPut) uid() string {
+	if p.enc != nil {
+		return p.enc.uid
+	}
+	return p.Card.UID
 }
 
 // logOp is one card operation in the revision log.
@@ -412,7 +463,8 @@ type bookWrite struct {
 
 // stagedCard is a card written by stage; stage sets the ETag of stored.
 type stagedCard struct {
-	card    *dirbook.Card
+	uid     string
+	put     *CardPut
 	entryID string
 	stored  *dirbook.StoredCard
 }
@@ -478,6 +530,11 @@ func (s *Store) publish(ctx context.Context, ch *Changes, progress func(int)) (*
 		grow += (len(bw.tombPut) + len(bw.deletes)) * 64
 	}
 	grow += len(pub.ops) * 80
+	err = s.releaseReader()
+	defer s.unlockReader()
+	if err != nil {
+		return nil, err
+	}
 	db, err := s.openDB(grow)
 	if err != nil {
 		return nil, err
@@ -539,10 +596,10 @@ func stage(ctx context.Context, db *bolt.DB, pub *publication, progress func(int
 				}
 				b.FillPercent = 0.9 // puts arrive in key order
 				for _, c := range chunk {
-					record, etag := encodeRecord(c.card, c.stored.Revision, c.entryID)
-					c.stored.ETag = etag
-					if err := b.Put([]byte(c.card.UID), record); err != nil {
-						return fmt.Errorf("put card %q: %w", c.card.UID, err)
+					enc := c.put.encoded()
+					c.stored.ETag = enc.etag
+					if err := b.Put([]byte(c.uid), encodeRecord(enc, c.stored.Revision, c.entryID)); err != nil {
+						return fmt.Errorf("put card %q: %w", c.uid, err)
 					}
 				}
 				return ctx.Err()
@@ -626,11 +683,12 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 		}
 		put := make(map[string]*dirbook.StoredCard, len(bc.Put))
 		var puts []cardWrite
-		for _, p := range bc.Put {
-			if p.Card == nil {
+		for i := range bc.Put {
+			p := &bc.Put[i]
+			if p.Card == nil && p.enc == nil {
 				return nil, fmt.Errorf("sync: book %q: nil card", bc.Book.ID)
 			}
-			uid := p.Card.UID
+			uid := p.uid()
 			if deleted[uid] {
 				return nil, fmt.Errorf("sync: book %q: card %q is both written and deleted", bc.Book.ID, uid)
 			}
@@ -643,26 +701,26 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 			}
 			if staging {
 				// Encoded and hashed while staged (see stage).
-				sc := &dirbook.StoredCard{Card: *p.Card, Revision: num}
+				sc := &dirbook.StoredCard{UID: uid, Revision: num}
 				put[uid] = sc
-				bw.staged = append(bw.staged, stagedCard{card: p.Card, entryID: entryID, stored: sc})
+				bw.staged = append(bw.staged, stagedCard{uid: uid, put: p, entryID: entryID, stored: sc})
 				next.setEntry(uid, entryID)
 				continue
 			}
-			record, etag := encodeRecord(p.Card, num, entryID)
+			enc := p.encoded()
 			if old != nil {
-				if prev := old.Cards[uid]; prev != nil && prev.ETag == etag {
+				if prev := old.Cards[uid]; prev != nil && prev.ETag == enc.etag {
 					put[uid] = prev
 					continue
 				}
 			}
-			sc := &dirbook.StoredCard{Card: *p.Card, ETag: etag, Revision: num}
+			sc := &dirbook.StoredCard{UID: uid, ETag: enc.etag, Revision: num}
 			put[uid] = sc
-			puts = append(puts, cardWrite{uid: uid, value: record})
+			puts = append(puts, cardWrite{uid: uid, value: encodeRecord(enc, num, entryID)})
 			next.setEntry(uid, entryID)
 		}
 		slices.SortFunc(puts, func(a, b cardWrite) int { return cmp.Compare(a.uid, b.uid) })
-		slices.SortFunc(bw.staged, func(a, b stagedCard) int { return cmp.Compare(a.card.UID, b.card.UID) })
+		slices.SortFunc(bw.staged, func(a, b stagedCard) int { return cmp.Compare(a.uid, b.uid) })
 		slices.Sort(bw.deletes)
 		bw.puts = puts
 		if len(puts) > 0 || len(bw.staged) > 0 || len(bw.deletes) > 0 {
@@ -756,7 +814,7 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: p.uid, Op: "put"})
 		}
 		for _, c := range bw.staged {
-			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: c.card.UID, Op: "put"})
+			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: c.uid, Op: "put"})
 		}
 		for _, uid := range bw.deletes {
 			pub.ops = append(pub.ops, logOp{Book: bc.Book.ID, UID: uid, Op: "del"})
@@ -1176,7 +1234,6 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 	}
 	cards := tx.Bucket(bucketCards)
 	tombs := tx.Bucket(bucketTombstones)
-	in := newInterner()
 	if books := tx.Bucket(bucketBooks); books != nil {
 		err := books.ForEach(func(k, v []byte) error {
 			rb := rawBook{tombs: map[string]uint64{}}
@@ -1187,13 +1244,14 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 				if b := cards.Bucket(k); b != nil {
 					c := b.Cursor()
 					for k, v := c.First(); k != nil; k, v = c.Next() {
-						sc, entryID, err := decodeRecordWith(v, in)
+						m, err := decodeMeta(v)
 						if err != nil {
 							return fmt.Errorf("book %q: card %q: %w", rb.record.Book.ID, k, err)
 						}
-						rb.keys = append(rb.keys, string(k))
-						rb.cards = append(rb.cards, sc)
-						rb.entryIDs = append(rb.entryIDs, entryID)
+						uid := string(k)
+						rb.keys = append(rb.keys, uid)
+						rb.cards = append(rb.cards, &dirbook.StoredCard{UID: uid, ETag: m.etag, Revision: m.rev})
+						rb.entryIDs = append(rb.entryIDs, m.entryID)
 					}
 				}
 			}
@@ -1296,33 +1354,21 @@ func emptyState() *state {
 	}
 }
 
-// encodeRecord returns the JSON of the cardRecord of c, written by hand
-// around its canonical JSON, and its ETag.
-func encodeRecord(c *dirbook.Card, rev uint64, entryID string) (record []byte, etag string) {
-	size := 96 + len(c.UID) + len(entryID)
-	for _, p := range c.Props {
-		size += 32 + len(p.Field) + len(p.Name) + len(p.MediaType)
-		for _, v := range p.Values {
-			size += 4 + len(v)*4/3
-		}
-		for _, t := range p.Types {
-			size += 4 + len(t)
-		}
-	}
-	buf := make([]byte, 0, size)
+// encodeRecord returns the JSON of the cardRecord of the encoded card
+// enc, written by hand around its canonical JSON.
+func encodeRecord(enc *encoded, rev uint64, entryID string) []byte {
+	buf := make([]byte, 0, len(enc.json)+len(enc.etag)+len(entryID)+48)
 	buf = append(buf, `{"card":`...)
-	start := len(buf)
-	buf = appendCard(buf, c)
-	etag = etagOf(buf[start:])
+	buf = append(buf, enc.json...)
 	buf = append(buf, `,"etag":"`...)
-	buf = append(buf, etag...) // hex: needs no escaping
+	buf = append(buf, enc.etag...) // hex: needs no escaping
 	buf = append(buf, `","rev":`...)
 	buf = strconv.AppendUint(buf, rev, 10)
 	if entryID != "" {
 		buf = append(buf, `,"id":`...)
 		buf = appendString(buf, entryID)
 	}
-	return append(buf, '}'), etag
+	return append(buf, '}')
 }
 
 // logEntry is the value of a revision in the log bucket.
@@ -1377,24 +1423,29 @@ func logTime(v []byte) time.Time {
 }
 
 // decodeRecord parses a card record.
-func decodeRecord(v []byte) (*dirbook.StoredCard, string, error) {
-	return decodeRecordWith(v, nil)
-}
-
-// decodeRecordWith is decodeRecord, interning with in (see interner).
-func decodeRecordWith(v []byte, in *interner) (*dirbook.StoredCard, string, error) {
-	if sc, id, ok := decodeRecordFastWith(v, in); ok {
-		return sc, id, nil
+func decodeRecord(v []byte) (*dirbook.Card, cardMeta, error) {
+	if c, m, ok := decodeRecordFast(v); ok {
+		return c, m, nil
 	}
 	var rec cardRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return nil, "", err
+		return nil, cardMeta{}, err
 	}
 	c, err := decodeCard(rec.Card)
 	if err != nil {
-		return nil, "", err
+		return nil, cardMeta{}, err
 	}
-	return &dirbook.StoredCard{Card: *c, ETag: rec.ETag, Revision: rec.Revision}, rec.EntryID, nil
+	return c, cardMeta{etag: rec.ETag, rev: rec.Revision, entryID: rec.EntryID}, nil
+}
+
+// decodeMeta reads the cardMeta of a record, decoding the card only when
+// the record is not one encodeRecord wrote.
+func decodeMeta(v []byte) (cardMeta, error) {
+	if m, ok := recordMeta(v); ok {
+		return m, nil
+	}
+	_, m, err := decodeRecord(v)
+	return m, err
 }
 
 func uintKey(n uint64) []byte {

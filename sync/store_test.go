@@ -62,11 +62,18 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Fatalf("Publish returned revision %d (current %p, returned %p), want 1 and current", rev1.Number, s.Current(), rev1)
 	}
 	anna := rev1.Book("colleagues").Cards["u-1"]
-	if got := anna.Props[2].Values[0]; got != jpeg {
+	annaCard, annaETag, err := s.Card("colleagues", "u-1")
+	if err != nil {
+		t.Fatalf("Card(colleagues, u-1) = %v", err)
+	}
+	if got := annaCard.Props[2].Values[0]; got != jpeg {
 		t.Errorf("photo bytes = %q, want %q", got, jpeg)
 	}
-	if want := cardETag(&anna.Card); anna.ETag != want || len(anna.ETag) != 32 {
-		t.Errorf("ETag = %q, want %q (32 hex digits)", anna.ETag, want)
+	if want := cardETag(annaCard); anna.ETag != want || annaETag != want || len(anna.ETag) != 32 {
+		t.Errorf("ETag = %q (from Card %q), want %q (32 hex digits)", anna.ETag, annaETag, want)
+	}
+	if _, _, err := s.Card("colleagues", "u-nobody"); !errors.Is(err, dirbook.ErrNotFound) {
+		t.Errorf("Card(colleagues, u-nobody) = %v, want dirbook.ErrNotFound", err)
 	}
 
 	// A second revision changes one card in colleagues and nothing in
@@ -95,8 +102,11 @@ func TestStoreRoundTrip(t *testing.T) {
 	if got := rev2.Book("partners").Revision; got != 1 {
 		t.Errorf("partners revision = %d, want 1", got)
 	}
-	if got := rev1.Book("colleagues").Cards["u-2"].Props; len(got) != 1 {
-		t.Errorf("publishing changed revision 1: u-2 has %d props, want 1", len(got))
+	if got, want := rev1.Book("colleagues").Cards["u-2"].ETag, cardETag(card("u-2", "Bernd Meier")); got != want {
+		t.Errorf("publishing changed revision 1: u-2 has ETag %s, want %s", got, want)
+	}
+	if c, etag, err := s.Card("colleagues", "u-2"); err != nil || etag != rev2.Book("colleagues").Cards["u-2"].ETag || len(c.Props) != 2 {
+		t.Errorf("Card(colleagues, u-2) = %+v, %s, %v; want the card of revision 2", c, etag, err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close = %v", err)
@@ -128,7 +138,7 @@ func TestStoreRoundTrip(t *testing.T) {
 				t.Errorf("reopened book %s lacks card %s", want.ID, uid)
 				continue
 			}
-			if gc.ETag != wc.ETag || gc.Revision != wc.Revision || !sameCard(&gc.Card, &wc.Card) {
+			if *gc != *wc {
 				t.Errorf("reopened card %s = %+v, want %+v", uid, gc, wc)
 			}
 		}
@@ -431,8 +441,9 @@ func checkEncoding(t *testing.T, c *dirbook.Card) {
 
 	// The fast record decoder reads what encoding/json reads.
 	for _, entryID := range []string{"", "e<1>\n"} {
-		rec, etag := encodeRecord(c, 7, entryID)
-		fast, fastID, ok := decodeRecordFast(rec)
+		enc := newEncoded(c)
+		rec := encodeRecord(enc, 7, entryID)
+		fast, m, ok := decodeRecordFast(rec)
 		if !ok {
 			t.Fatalf("decodeRecordFast(%s) failed", rec)
 		}
@@ -444,8 +455,15 @@ func checkEncoding(t *testing.T, c *dirbook.Card) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sameCard(&fast.Card, slow) || fast.ETag != etag || fast.Revision != 7 || fastID != entryID {
-			t.Errorf("decodeRecordFast(%s) = %+v, %q, want %+v, %q", rec, fast, fastID, slow, entryID)
+		if want := (cardMeta{etag: enc.etag, rev: 7, entryID: entryID}); !sameCard(fast, slow) || m != want {
+			t.Errorf("decodeRecordFast(%s) = %+v, %+v, want %+v, %+v", rec, fast, m, slow, want)
+		}
+		if got, ok := recordMeta(rec); !ok || got != m {
+			t.Errorf("recordMeta(%s) = %+v, %v, want %+v", rec, got, ok, m)
+		}
+		canon, err := decodeCanonical(enc.json)
+		if err != nil || !sameCard(canon, c) {
+			t.Errorf("decodeCanonical(%s) = %+v, %v, want %+v", enc.json, canon, err, c)
 		}
 	}
 }
@@ -461,9 +479,12 @@ func TestDecodeRecordFallback(t *testing.T) {
 		if _, _, ok := decodeRecordFast([]byte(rec)); ok {
 			t.Errorf("decodeRecordFast(%s) = ok, want a fallback", rec)
 		}
-		sc, _, err := decodeRecord([]byte(rec))
-		if err != nil || sc.UID != "u-1" || sc.FN() != "Anna" || sc.Revision != 3 {
-			t.Errorf("decodeRecord(%s) = %+v, %v, want u-1 Anna at 3", rec, sc, err)
+		c, m, err := decodeRecord([]byte(rec))
+		if err != nil || c.UID != "u-1" || c.FN() != "Anna" || m.rev != 3 || m.etag != "x" {
+			t.Errorf("decodeRecord(%s) = %+v, %+v, %v, want u-1 Anna at 3", rec, c, m, err)
+		}
+		if m, err := decodeMeta([]byte(rec)); err != nil || m.rev != 3 {
+			t.Errorf("decodeMeta(%s) = %+v, %v, want revision 3", rec, m, err)
 		}
 	}
 	for _, rec := range []string{`{"card":{"uid":"u-1","props":[`, `{"card":{"uid":"u\x","props":[]},"etag":"","rev":1}`} {
