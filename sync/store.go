@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -394,7 +395,7 @@ type encoded struct {
 func newEncoded(c *dirbook.Card) *encoded {
 	buf := scratch.Get().(*[]byte)
 	canon := appendCard((*buf)[:0], c)
-	enc := &encoded{uid: c.UID, fn: c.FN(), json: bytes.Clone(canon), etag: etagOf(canon)}
+	enc := &encoded{uid: c.UID, fn: strings.Clone(c.FN()), json: bytes.Clone(canon), etag: etagOf(canon)}
 	if cap(canon) <= 1<<20 {
 		*buf = canon
 		scratch.Put(buf)
