@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/dirbook/dirbook"
-	"github.com/dirbook/dirbook/carddav"
 	dirsync "github.com/dirbook/dirbook/sync"
 )
 
@@ -69,14 +68,17 @@ type adminHandler struct {
 	admins map[string]bool // empty: the endpoint is off
 	auth   adminAuthenticator
 	sched  adminScheduler
-	store  carddav.Store
+	store  revisionSource
 	log    *slog.Logger
 	csrf   *http.CrossOriginProtection
 }
 
+// revisionSource tells which revision is serving.
+type revisionSource interface{ Current() *dirbook.Revision }
+
 // newAdminHandler returns the admin endpoint for the logins of
 // cfg.Admin.Logins, checked by auth.
-func newAdminHandler(cfg *Config, auth adminAuthenticator, sched adminScheduler, store carddav.Store, log *slog.Logger) *adminHandler {
+func newAdminHandler(cfg *Config, auth adminAuthenticator, sched adminScheduler, store revisionSource, log *slog.Logger) *adminHandler {
 	h := &adminHandler{
 		admins: map[string]bool{},
 		auth:   auth,

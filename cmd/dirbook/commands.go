@@ -43,6 +43,7 @@ func openApp(path string, readOnly bool, log *slog.Logger, progress func(dirsync
 	if err != nil {
 		return nil, err
 	}
+	applyMemoryLimit(cfg)
 	m, problems := mapping.Compile(&cfg.Mapping)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("config: mapping: %w", problems[0]) // LoadConfig reported them all already

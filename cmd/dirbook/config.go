@@ -42,6 +42,9 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"`
 	// Mapping holds the rules: fields, books, audiences.
 	Mapping mapping.Rules `yaml:"mapping"`
+	// MemoryLimit is the Go runtime's soft memory limit (see
+	// applyMemoryLimit), as GOMEMLIMIT writes it; empty: 256MiB.
+	MemoryLimit string `yaml:"memory_limit"`
 
 	// path is the file the config was read from; relative paths in it are
 	// relative to its folder.
@@ -510,6 +513,11 @@ func (c *Config) validate(f *configFile) {
 	}
 	if c.Store.Path == "" {
 		f.add("store.path", "required: the bbolt file that keeps published address books")
+	}
+	if c.MemoryLimit != "" {
+		if _, err := parseMemoryLimit(c.MemoryLimit); err != nil {
+			f.add("memory_limit", "%v, got %q", err, c.MemoryLimit)
+		}
 	}
 	if len(c.Sources) == 0 {
 		f.add("sources", "required: at least one source")

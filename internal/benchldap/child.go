@@ -21,6 +21,10 @@ import (
 // as the child when it is set.
 const childEnv = "BENCHLDAP_CHILD"
 
+// childMemoryLimit is the soft memory limit of the child, cmd/dirbook's
+// default memory_limit.
+const childMemoryLimit = "256MiB"
+
 // childSpec tells the child what to read and where to publish.
 type childSpec struct {
 	URL, BindDN, Password, Base, Filter string
@@ -113,6 +117,11 @@ func (b *bench) runChild(ctx context.Context, sp *childSpec) (*childResult, erro
 	}
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// What cmd/dirbook sets when neither its config nor the
+		// environment says otherwise (memory_limit).
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+childMemoryLimit)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -68,7 +68,7 @@ func (b *bench) report() string {
 	}
 	slices.Sort(books)
 	p("| cards published | %s |\n", strings.Join(books, ", "))
-	p("| peak RSS (VmHWM) | %.0f MB |\n\n", float64(pub.VmHWM)/mb)
+	p("| peak RSS (VmHWM), with dirbook's default soft memory limit (GOMEMLIMIT=%s) | %.0f MB |\n\n", childMemoryLimit, float64(pub.VmHWM)/mb)
 
 	ratio := db.wall.Seconds() / ls.wall.Seconds()
 	p("### Targets\n\n| target | measured | met |\n|---|---:|---|\n")
