@@ -504,7 +504,7 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 		logAdded, p.count(func(b *BookPlan) int { return len(b.Added) }),
 		logChanged, p.count(func(b *BookPlan) int { return len(b.Changed) }),
 		logRemoved, p.count(func(b *BookPlan) int { return len(b.Removed) }))
-	return p, nil
+	return mp.handOver(p, nil)
 }
 
 // describe completes the changes of bp, a plan of book made against the
@@ -530,7 +530,11 @@ func (e *Engine) describe(base uint64, book string, bp *BookPlan, changed []*enc
 			names[old.UID] = old.FN()
 			return nil
 		}
-		card, err := decodeCanonical(c.json)
+		canon, err := c.canonical()
+		if err != nil {
+			return err
+		}
+		card, err := decodeCanonical(canon)
 		if err != nil {
 			return fmt.Errorf("sync: book %q: card %q: %w", book, c.uid, err)
 		}
@@ -708,6 +712,7 @@ func (e *Engine) Sync(ctx context.Context) (*dirbook.Revision, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer p.Close()
 	return e.Apply(ctx, p)
 }
 

@@ -191,7 +191,7 @@ func (e *Engine) PlanChanges(ctx context.Context) (*Plan, error) {
 		return nil, fmt.Errorf("sync: plan: %w", err)
 	}
 	pr.stage("plan")
-	return e.planDeltas(st, deltas)
+	return mp.handOver(e.planDeltas(st, deltas))
 }
 
 // readDelta reads what source i reports: the changes of its feed since
@@ -257,7 +257,7 @@ func (e *Engine) planBatch(ctx context.Context, i int, changes []Change, full bo
 	}
 	deltas := make([]*delta, len(e.sources))
 	deltas[i] = d
-	return e.planDeltas(st, deltas)
+	return mp.handOver(e.planDeltas(st, deltas))
 }
 
 // delta is what one source reported for a plan: one event per entry ID.

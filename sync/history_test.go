@@ -282,7 +282,7 @@ func TestUpgradeFormat1(t *testing.T) {
 		t.Fatal(err)
 	}
 	enc := newEncoded(card("u-1", "Anna"))
-	rec, etag := encodeRecord(enc, 3, ""), enc.etag
+	rec, etag := encodeRecord(enc.json, enc.etag, 3, ""), enc.etag
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketBooks, bucketCards, bucketAccess, bucketLog} {
 			if _, err := tx.CreateBucket(name); err != nil {

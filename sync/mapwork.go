@@ -89,6 +89,11 @@ type mapPool struct {
 	// may be reused. Both are nil when nothing is reused.
 	st    *state
 	reuse map[string]reusable
+
+	// sp keeps the JSON of the mapped cards; handedOver says a plan owns
+	// it now.
+	sp         *spool
+	handedOver bool
 }
 
 // reusable is what the index says about a person whose mapping can be
@@ -158,7 +163,7 @@ func (mp *mapPool) loadReuse(st *state) {
 func (e *Engine) startMapping(ctx context.Context, base *dirbook.Revision) *mapPool {
 	n := max(runtime.GOMAXPROCS(0), 1)
 	ctx, cancel := context.WithCancel(ctx)
-	mp := &mapPool{e: e, ctx: ctx, cancel: cancel, base: base, jobs: make(chan []*person, 4*n)}
+	mp := &mapPool{e: e, ctx: ctx, cancel: cancel, base: base, jobs: make(chan []*person, 4*n), sp: &spool{}}
 	mp.books = e.mapper.Books()
 	mp.old = make([]*dirbook.BookState, len(mp.books))
 	for i, b := range mp.books {
@@ -232,6 +237,20 @@ func (mp *mapPool) stop() {
 		close(mp.jobs)
 	}
 	mp.wg.Wait()
+	if !mp.handedOver {
+		mp.sp.close()
+	}
+}
+
+// handOver gives the spool to p, the plan made from mp's cards, and
+// returns p and err; with an error, the spool stays with mp, whose stop
+// removes it.
+func (mp *mapPool) handOver(p *Plan, err error) (*Plan, error) {
+	if err == nil && p != nil {
+		p.adopt(mp.sp)
+		mp.handedOver = true
+	}
+	return p, err
 }
 
 // mapOne maps ps. A card identical to the published one is replaced by
@@ -259,6 +278,9 @@ func (mp *mapPool) mapOne(ps *person) {
 			if prev := old.Cards[c.UID]; prev != nil && prev.ETag == enc.etag {
 				enc = unchanged(prev)
 			}
+		}
+		if enc.json != nil {
+			mp.sp.hold(enc)
 		}
 		if ps.cards == nil {
 			ps.cards = make([]*encoded, len(mp.books))

@@ -40,6 +40,7 @@ type Plan struct {
 	Incremental bool
 
 	changes *Changes
+	spool   *spool // holds the JSON of the cards of changes
 	storeID string
 	refusal *Refusal
 	idOnce  sync.Once

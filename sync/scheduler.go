@@ -197,6 +197,9 @@ func (s *Scheduler) Once(ctx context.Context) (*dirbook.Revision, error) {
 	default:
 		p, err = s.e.PlanChanges(ctx)
 	}
+	if p != nil {
+		defer p.Close()
+	}
 	if mode == modeChanges && p != nil && !p.Incremental {
 		mode = modeReconcile // PlanChanges had to read everything
 	}
@@ -483,6 +486,9 @@ func (s *Scheduler) applyBatch(ctx context.Context, b batch) error {
 	start := time.Now()
 	approved := s.approval()
 	p, err := s.e.planBatch(ctx, b.src, b.changes, b.full, b.state)
+	if p != nil {
+		defer p.Close()
+	}
 	var rev *dirbook.Revision
 	if err == nil {
 		rev, err = s.e.ApplyWith(ctx, p, &ApplyOptions{ApprovedID: approved})

@@ -386,8 +386,13 @@ type CardPut struct {
 // times as much memory.
 type encoded struct {
 	uid, fn string
-	json    []byte
+	json    []byte // nil when spooled, or for a card kept as published
 	etag    string
+	// sp holds the JSON, at off, n bytes long, when the plan's spool
+	// moved it there (see spool).
+	sp  *spool
+	off int64
+	n   int
 }
 
 // newEncoded returns the encoded form of c. Its JSON is allocated at its
@@ -599,7 +604,11 @@ func stage(ctx context.Context, db *bolt.DB, pub *publication, progress func(int
 				for _, c := range chunk {
 					enc := c.put.encoded()
 					c.stored.ETag = enc.etag
-					if err := b.Put([]byte(c.uid), encodeRecord(enc, c.stored.Revision, c.entryID)); err != nil {
+					canon, err := enc.canonical()
+					if err != nil {
+						return err
+					}
+					if err := b.Put([]byte(c.uid), encodeRecord(canon, enc.etag, c.stored.Revision, c.entryID)); err != nil {
 						return fmt.Errorf("put card %q: %w", c.uid, err)
 					}
 				}
@@ -715,9 +724,13 @@ func prepare(cur *state, ch *Changes, now time.Time, retention time.Duration) (*
 					continue
 				}
 			}
+			canon, err := enc.canonical()
+			if err != nil {
+				return nil, err
+			}
 			sc := &dirbook.StoredCard{UID: uid, ETag: enc.etag, Revision: num}
 			put[uid] = sc
-			puts = append(puts, cardWrite{uid: uid, value: encodeRecord(enc, num, entryID)})
+			puts = append(puts, cardWrite{uid: uid, value: encodeRecord(canon, enc.etag, num, entryID)})
 			next.setEntry(uid, entryID)
 		}
 		slices.SortFunc(puts, func(a, b cardWrite) int { return cmp.Compare(a.uid, b.uid) })
@@ -1355,14 +1368,14 @@ func emptyState() *state {
 	}
 }
 
-// encodeRecord returns the JSON of the cardRecord of the encoded card
-// enc, written by hand around its canonical JSON.
-func encodeRecord(enc *encoded, rev uint64, entryID string) []byte {
-	buf := make([]byte, 0, len(enc.json)+len(enc.etag)+len(entryID)+48)
+// encodeRecord returns the JSON of the cardRecord of a card, written by
+// hand around its canonical JSON.
+func encodeRecord(canon []byte, etag string, rev uint64, entryID string) []byte {
+	buf := make([]byte, 0, len(canon)+len(etag)+len(entryID)+48)
 	buf = append(buf, `{"card":`...)
-	buf = append(buf, enc.json...)
+	buf = append(buf, canon...)
 	buf = append(buf, `,"etag":"`...)
-	buf = append(buf, enc.etag...) // hex: needs no escaping
+	buf = append(buf, etag...) // hex: needs no escaping
 	buf = append(buf, `","rev":`...)
 	buf = strconv.AppendUint(buf, rev, 10)
 	if entryID != "" {

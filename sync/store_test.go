@@ -442,7 +442,7 @@ func checkEncoding(t *testing.T, c *dirbook.Card) {
 	// The fast record decoder reads what encoding/json reads.
 	for _, entryID := range []string{"", "e<1>\n"} {
 		enc := newEncoded(c)
-		rec := encodeRecord(enc, 7, entryID)
+		rec := encodeRecord(enc.json, enc.etag, 7, entryID)
 		fast, m, ok := decodeRecordFast(rec)
 		if !ok {
 			t.Fatalf("decodeRecordFast(%s) failed", rec)

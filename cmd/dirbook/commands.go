@@ -217,6 +217,9 @@ found), 3 refused by a safety rule, 1 error.`)
 	}
 	defer a.store.Close()
 	plan, err := a.engine.Plan(ctx)
+	if plan != nil {
+		defer plan.Close()
+	}
 	if err != nil {
 		if errors.Is(err, dirbook.ErrRefused) {
 			fmt.Fprintf(env.stderr, "dirbook: %v\n", err)

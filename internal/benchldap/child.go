@@ -82,6 +82,7 @@ func runChild(ctx context.Context, spec string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer plan.Close()
 	planned := time.Now()
 	rev, err := eng.Apply(ctx, plan)
 	if err != nil {
