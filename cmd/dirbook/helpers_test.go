@@ -166,3 +166,22 @@ func storeRevision(t testing.TB, config string) uint64 {
 	defer st.Close()
 	return st.Current().Number
 }
+
+// dropEngineering edits the demo directory of the config copy config so
+// that the engineering department stops being part of employees: a
+// removal of more people than the default limit allows.
+func dropEngineering(t testing.TB, config string) {
+	t.Helper()
+	ldif := filepath.Join(filepath.Dir(config), "demo.ldif")
+	data, err := os.ReadFile(ldif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), "member: cn=engineering,ou=groups,dc=nordlicht,dc=example\n", "", 1)
+	if edited == string(data) {
+		t.Fatal("the demo has no engineering membership to remove")
+	}
+	if err := os.WriteFile(ldif, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,19 +16,7 @@ func TestRemovalLimit(t *testing.T) {
 	if res := runDirbook(t, "sync", "--config", config); res.code != codeChanges {
 		t.Fatalf("first sync: exit code %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	ldif := filepath.Join(filepath.Dir(config), "demo.ldif")
-	data, err := os.ReadFile(ldif)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// engineering stops being part of employees.
-	edited := strings.Replace(string(data), "member: cn=engineering,ou=groups,dc=nordlicht,dc=example\n", "", 1)
-	if edited == string(data) {
-		t.Fatal("the demo has no engineering membership to remove")
-	}
-	if err := os.WriteFile(ldif, []byte(edited), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dropEngineering(t, config)
 
 	res := runDirbook(t, "sync", "--config", config)
 	if res.code != codeRefused {
