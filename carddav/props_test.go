@@ -364,8 +364,29 @@ func TestGzip(t *testing.T) {
 			if len(body) >= len(plain) {
 				t.Errorf("gzipped answer is %d bytes, plain %d", len(body), len(plain))
 			}
+			// Bytes on the wire count more than the compressor's time.
+			if fast := gzipSize(t, plain, gzip.BestSpeed); len(body) >= fast {
+				t.Errorf("gzipped answer is %d bytes, gzip.BestSpeed makes %d", len(body), fast)
+			}
 		})
 	}
+}
+
+// gzipSize returns the size of s gzipped at level.
+func gzipSize(t *testing.T, s string, level int) int {
+	t.Helper()
+	var b strings.Builder
+	zw, err := gzip.NewWriterLevel(&b, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(zw, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Len()
 }
 
 // TestQueryLimit checks the 507 marker of a truncated addressbook-query

@@ -72,6 +72,36 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+// TestEscapeExact checks escapeTo's output byte for byte, around the
+// runs of bytes it copies as they are.
+func TestEscapeExact(t *testing.T) {
+	tests := []struct {
+		name, in string
+		cr       bool
+		want     string
+	}{
+		{"empty", "", true, ""},
+		{"plain", "FN:Anna Schmidt\tx\n~\x7f", true, "FN:Anna Schmidt\tx\n~\x7f"},
+		{"vcard", "BEGIN:VCARD\r\nFN:a\r\n", true, "BEGIN:VCARD&#13;\nFN:a&#13;\n"},
+		{"cr kept", "a\r\nb", false, "a\r\nb"},
+		{"markup", "&a<b>c&", true, "&amp;a&lt;b&gt;c&amp;"},
+		{"first and last", "<x>", true, "&lt;x&gt;"},
+		{"utf-8", "Jürgen Øyvind 日本", true, "Jürgen Øyvind 日本"},
+		{"controls", "a\x00b\x1fc", true, "a\uFFFDb\uFFFDc"},
+		{"invalid utf-8", "a\xffb\xc3", true, "a\uFFFDb\uFFFD"},
+		{"noncharacters", "\uFFFEx\uFFFF", true, "\uFFFDx\uFFFD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			escapeTo(&b, tt.in, tt.cr)
+			if got := b.String(); got != tt.want {
+				t.Errorf("escapeTo(%q, %v) = %q, want %q", tt.in, tt.cr, got, tt.want)
+			}
+		})
+	}
+}
+
 func FuzzEscape(f *testing.F) {
 	f.Add("BEGIN:VCARD\r\nFN:a&b\r\n")
 	f.Add("\x00\xff\uFFFE")
@@ -250,4 +280,17 @@ func FuzzParseRequest(f *testing.F) {
 			t.Errorf("parseReport: %d hrefs, %d names", len(rep.hrefs), len(rep.props.names))
 		}
 	})
+}
+
+// BenchmarkEscapeCard escapes a vCard with a photo as address-data.
+func BenchmarkEscapeCard(b *testing.B) {
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nEMAIL;TYPE=work:jürgen.müller@example.com\r\nFN:Jürgen Müller\r\nN:Müller;Jürgen;;;\r\n" +
+		"ORG:Nordlicht GmbH & Co. KG;Engineering\r\nPHOTO;ENCODING=b;TYPE=JPEG:" + strings.Repeat("/9j/2wCEAAMCAgMCAgMDAwMEAwMEBQgFBQQEBQoHBwYIDAoMDAsK", 50) +
+		"\r\nTEL;TYPE=work;TYPE=voice:+493020000000\r\nUID:00000000-0000-4000-8000-000000000000\r\nEND:VCARD\r\n"
+	var sb strings.Builder
+	b.SetBytes(int64(len(card)))
+	for b.Loop() {
+		sb.Reset()
+		escapeTo(&sb, card, true)
+	}
 }

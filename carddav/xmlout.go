@@ -102,6 +102,13 @@ type stringWriter interface {
 func escapeTo(w stringWriter, s string, cr bool) {
 	last := 0
 	for i := 0; i < len(s); {
+		// Skip the bytes that stay as they are: nearly all of a vCard.
+		for i < len(s) && plainByte[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		var esc string
 		width := 1
@@ -116,10 +123,9 @@ func escapeTo(w stringWriter, s string, cr bool) {
 			if cr {
 				esc = "&#13;"
 			}
-		case c == '\n' || c == '\t':
 		case c < 0x20:
 			esc = "\uFFFD"
-		case c >= utf8.RuneSelf:
+		default: // c >= utf8.RuneSelf
 			r, n := utf8.DecodeRuneInString(s[i:])
 			width = n
 			if r == utf8.RuneError && n == 1 || r == 0xFFFE || r == 0xFFFF {
@@ -135,6 +141,17 @@ func escapeTo(w stringWriter, s string, cr bool) {
 	}
 	_, _ = w.WriteString(s[last:])
 }
+
+// plainByte marks the bytes escapeTo writes as they are without looking
+// further: ASCII but for &, <, >, CR and the other control characters
+// (tab and LF stay).
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '&' && c != '<' && c != '>'
+	}
+	t['\t'], t['\n'] = true, true
+	return t
+}()
 
 // escapeString returns s as XML character data.
 func escapeString(s string) string {

@@ -104,3 +104,39 @@ func TestCardHrefs(t *testing.T) {
 		t.Errorf("unescapeName(%q) = %q, want %q", got[1], name, "c d.vcf")
 	}
 }
+
+func TestCollectCards(t *testing.T) {
+	const answer = `<?xml version="1.0" encoding="utf-8"?>
+<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:response><D:href>/dav/bench/books/people/a%20b.vcf</D:href><D:propstat><D:prop><D:getetag>"1"</D:getetag><C:address-data>BEGIN:VCARD&#13;
+END:VCARD&#13;
+</C:address-data></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response><D:response><D:href>/dav/bench/books/people/gone.vcf</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response></D:multistatus>`
+	for _, tc := range []struct {
+		name    string
+		answers []string
+		want    map[string]string
+		err     bool
+	}{
+		{"none", nil, map[string]string{}, false},
+		{"one card, one 404", []string{answer}, map[string]string{"a b.vcf": "BEGIN:VCARD\r\nEND:VCARD\r\n"}, false},
+		{"not XML", []string{"<D:multistatus"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var bodies [][]byte
+			for _, a := range tc.answers {
+				bodies = append(bodies, []byte(a))
+			}
+			got, err := collectCards(bodies)
+			if (err != nil) != tc.err {
+				t.Fatalf("collectCards error %v, want error %v", err, tc.err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("collectCards = %q, want %q", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("collectCards()[%q] = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}

@@ -166,7 +166,8 @@ type syncResult struct {
 	cards    int
 	// time is the wall time from the first request to the last byte of
 	// the last answer, less the client's parsing of the sync-collection
-	// answer (the multiget answers are only counted, not parsed).
+	// answer (the multiget answers are only counted meanwhile; a run
+	// that collects the cards parses them after the clock stops).
 	time          time.Duration
 	sent, receive int64
 	// listing is what the PROPFIND and sync-collection answers took of
@@ -215,10 +216,13 @@ func davx5Sync(ctx context.Context, t *target, o syncOptions) (syncResult, map[s
 	batches := make(chan []string)
 	var (
 		mu    sync.Mutex
-		cards = map[string]string{}
 		count int
 		errs  []error
 		wg    sync.WaitGroup
+		// answers are the multiget answers of a run that collects the
+		// cards, parsed once the clock has stopped: the client's XML
+		// parsing is no part of the server's time.
+		answers [][]byte
 	)
 	start = time.Now()
 	for range max(o.parallel, 1) {
@@ -240,23 +244,13 @@ func davx5Sync(ctx context.Context, t *target, o syncOptions) (syncResult, map[s
 				if err == nil && n != len(hs) {
 					err = fmt.Errorf("addressbook-multiget of %d cards answered %d", len(hs), n)
 				}
-				var got multistatus
-				if err == nil && o.collect {
-					if err = xml.Unmarshal(body, &got); err != nil {
-						err = fmt.Errorf("multiget answer: %w", err)
-					}
-				}
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
 				}
 				count += n
-				for _, r := range got.Responses {
-					for _, ps := range r.Propstat {
-						if ps.AddressData != "" {
-							cards[unescapeName(r.Href)] = ps.AddressData
-						}
-					}
+				if err == nil && o.collect {
+					answers = append(answers, body)
 				}
 				mu.Unlock()
 			}
@@ -276,9 +270,32 @@ func davx5Sync(ctx context.Context, t *target, o syncOptions) (syncResult, map[s
 	res.time = elapsed
 	res.sent, res.receive = w.sent.Load(), w.received.Load()
 	if !o.collect {
-		cards = nil
+		return res, nil, nil
+	}
+	cards, err := collectCards(answers)
+	if err != nil {
+		return res, nil, err
 	}
 	return res, cards, nil
+}
+
+// collectCards returns the cards (file name → vCard) of multiget answers.
+func collectCards(answers [][]byte) (map[string]string, error) {
+	cards := map[string]string{}
+	for _, body := range answers {
+		var got multistatus
+		if err := xml.Unmarshal(body, &got); err != nil {
+			return nil, fmt.Errorf("multiget answer: %w", err)
+		}
+		for _, r := range got.Responses {
+			for _, ps := range r.Propstat {
+				if ps.AddressData != "" {
+					cards[unescapeName(r.Href)] = ps.AddressData
+				}
+			}
+		}
+	}
+	return cards, nil
 }
 
 // pollKind is one of the unchanged polls.

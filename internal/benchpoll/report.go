@@ -72,6 +72,7 @@ func (b *bench) report() string {
 		"DAVx5's HTTP client (OkHttp) asks for gzip. \"one multiget\" sends all hrefs in one request, as vdirsyncer and tsdav do. "+
 		"Cold is the first sync after the start (dirbook has only the renderings it makes after each publish, as far as its card cache holds them; Radicale has no item cache); warm is a later one. "+
 		"Time runs from the first request to the last byte of the last answer, less the client's parsing of the sync-collection answer; "+
+		"while the clock runs the client only counts the cards in the multiget answers (the cold runs parse them afterwards, to give Radicale the very cards dirbook served and check that it serves them all); "+
 		"bytes are everything on the connections, headers included.\n\n", davx5Batch, davx5Parallel)
 	p("| server | run | multigets | gzip | requests | time | bytes received (listing + cards) | bytes sent |\n|---|---|---|---|---:|---:|---:|---:|\n")
 	for _, r := range b.syncs {
