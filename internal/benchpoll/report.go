@@ -31,7 +31,7 @@ func (b *bench) report() string {
 		time.Now().UTC().Format("2006-01-02"), time.Since(b.started).Round(time.Second), benchmark.Machine(), b.dirbookVer, radicaleName(b.radVer))
 	p("Every server runs as its own process; they and the load generator share the machine and talk over loopback, one server at a time. ")
 	p("Each person has a name, organisation and unit, title, mail, work and mobile number and %s; ", photo)
-	p("Radicale's storage holds the very vCard 3.0 text dirbook serves (Radicale re-serialises it when answering: no line folding, properties reordered) and Radicale checks plain htpasswd passwords; dirbook checks bcrypt app passwords (remembered after the first request). ")
+	p("Radicale's storage holds the very vCard 3.0 text dirbook serves (Radicale re-serialises it when answering: properties reordered, LF line ends) and Radicale checks plain htpasswd passwords; dirbook checks bcrypt app passwords (remembered after the first request). ")
 	p("dirbook serve started with its first sync of %d people in %v.\n\n", b.opts.cards, b.startup.Round(time.Millisecond))
 
 	// (a)
