@@ -114,14 +114,23 @@ func (s *LDIF) Read(ctx context.Context, emit func(*dirbook.Entry) error) error 
 	defer f.Close()
 
 	// First pass: the groups, so that a person's memberships are known
-	// wherever in the file their groups are.
+	// wherever in the file their groups are. Only the records that may be
+	// groups are parsed.
 	groups := newGroupIndex()
-	err = s.each(ctx, f, func(dn string, attrs map[string][]string) error {
+	addGroup := func(dn string, attrs map[string][]string) error {
 		if isGroup(attrs) {
 			groups.add(dn, attrs)
 		}
 		return nil
-	})
+	}
+	err = s.eachGroup(ctx, f, addGroup)
+	if errors.Is(err, errRescan) {
+		groups = newGroupIndex()
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("ldap: %w", err)
+		}
+		err = s.each(ctx, f, addGroup)
+	}
 	if err != nil {
 		return err
 	}
@@ -162,10 +171,115 @@ func (s *LDIF) each(ctx context.Context, r io.Reader, fn func(dn string, attrs m
 	if b, err := br.Peek(len(bom)); err == nil && bytes.Equal(b, bom) {
 		br.Discard(len(bom))
 	}
-	n := 0
-	for rec, err := range ldif.UnmarshalEntries(br, &ldif.LDIF{}) {
+	return s.parse(ctx, br, 0, fn)
+}
+
+// errRescan asks for the groups to be read by each: a record that
+// eachGroup took apart did not parse on its own.
+var errRescan = errors.New("ldap: read the groups with the whole file's parser")
+
+// eachGroup is each for the records that may be groups only (see
+// mayBeGroup): the others are split off as text and not parsed. When a
+// record does not parse on its own, it returns errRescan, and each, which
+// parses the file as a whole, says what is wrong where.
+func (s *LDIF) eachGroup(ctx context.Context, r io.Reader, fn func(dn string, attrs map[string][]string) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(len(bom)); err == nil && bytes.Equal(b, bom) {
+		br.Discard(len(bom))
+	}
+	var rec []byte
+	line, start := 0, 1 // the current line; the first line of rec
+	flush := func() error {
+		defer func() { rec = rec[:0] }()
+		if !mayBeGroup(rec) {
+			return nil
+		}
+		err := s.parse(ctx, bytes.NewReader(rec), start-1, fn)
+		if _, ok := errors.AsType[*ParseError](err); ok {
+			return errRescan
+		}
+		return err
+	}
+	for {
+		l, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer (a photo on one line):
+			// collect it whole.
+			long := bytes.Clone(l)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				l, err = br.ReadSlice('\n')
+				long = append(long, l...)
+			}
+			l = long
+		}
+		if len(l) > 0 {
+			line++
+			if blank := len(bytes.TrimRight(l, "\r\n")) == 0; blank {
+				if len(rec) > 0 {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				start = line + 1
+			} else {
+				rec = append(rec, l...)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			return s.parseError(err)
+			return fmt.Errorf("ldap: read %s: %w", s.path, err)
+		}
+	}
+	if len(rec) > 0 {
+		return flush()
+	}
+	return nil
+}
+
+// mayBeGroup reports whether the LDIF record rec may hold a group entry:
+// whether an objectClass value names a group class as far as its raw
+// lines tell. Every group class has "group" in its name; a value in
+// base64 or an attribute with options counts as may-be.
+func mayBeGroup(rec []byte) bool {
+	const key = "objectclass"
+	for len(rec) > 0 {
+		l, rest, _ := bytes.Cut(rec, []byte("\n"))
+		rec = rest
+		if len(l) <= len(key) || !bytes.EqualFold(l[:len(key)], []byte(key)) {
+			continue
+		}
+		switch l[len(key)] {
+		case ';':
+			return true
+		case ':':
+		default:
+			continue // another attribute, e.g. objectClasses
+		}
+		v := l[len(key)+1:]
+		if len(v) > 0 && v[0] == ':' {
+			return true
+		}
+		for len(rec) > 0 && rec[0] == ' ' { // a folded value
+			cont, rest, _ := bytes.Cut(rec, []byte("\n"))
+			v = append(bytes.Clone(bytes.TrimRight(v, "\r")), cont[1:]...)
+			rec = rest
+		}
+		if bytes.Contains(bytes.ToLower(v), []byte("group")) {
+			return true
+		}
+	}
+	return false
+}
+
+// parse parses the LDIF in r, whose first line is line offset+1 of the
+// file, and calls fn for every entry record, as each does.
+func (s *LDIF) parse(ctx context.Context, r io.Reader, offset int, fn func(dn string, attrs map[string][]string) error) error {
+	n := 0
+	for rec, err := range ldif.UnmarshalEntries(r, &ldif.LDIF{}) {
+		if err != nil {
+			return s.parseError(err, offset)
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ldap: read %s: %w", s.path, err)
@@ -197,11 +311,11 @@ func (s *LDIF) each(ctx context.Context, r io.Reader, fn func(dn string, attrs m
 // parseError turns an error of the LDIF parser into a *ParseError. The
 // parser quotes offending lines, which may hold personal data: the quote
 // is cut off.
-func (s *LDIF) parseError(err error) error {
+func (s *LDIF) parseError(err error, offset int) error {
 	pe := &ParseError{Path: s.path, Message: err.Error()}
 	var le *ldif.ParseError
 	if errors.As(err, &le) {
-		pe.Line = le.Line
+		pe.Line = le.Line + offset
 		pe.Message = le.Message
 	}
 	if before, _, ok := strings.Cut(pe.Message, "`"); ok {

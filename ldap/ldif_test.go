@@ -552,3 +552,67 @@ func TestLDIFErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestMayBeGroup(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  string
+		want bool
+	}{
+		{"groupOfNames", "dn: cn=g,dc=x\nobjectClass: top\nobjectClass: groupOfNames\nmember: cn=a,dc=x\n", true},
+		{"upper case", "dn: cn=g,dc=x\nOBJECTCLASS: POSIXGROUP\n", true},
+		{"CRLF", "dn: cn=g,dc=x\r\nobjectclass: group\r\n", true},
+		{"base64", "dn: cn=g,dc=x\nobjectClass:: Z3JvdXBPZk5hbWVz\n", true},
+		{"options", "dn: cn=g,dc=x\nobjectClass;x-foo: top\n", true},
+		{"folded", "dn: cn=g,dc=x\nobjectClass: gro\n upOfNames\n", true},
+		{"person", "dn: uid=a,dc=x\nobjectClass: inetOrgPerson\ncn: Group Leader\ndescription: groups\n", false},
+		{"photo", "dn: uid=a,dc=x\nobjectClass: person\njpegPhoto:: Z3JvdXA=\n", false},
+		{"objectClasses", "dn: cn=schema\nobjectClasses: ( 1.2 NAME 'groupOfNames' )\n", false},
+		{"version only", "version: 1\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mayBeGroup([]byte(tt.rec)); got != tt.want {
+				t.Errorf("mayBeGroup(%q) = %v, want %v", tt.rec, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLDIFGroupRecords checks that groups are found however their records
+// are written, and that a malformed group is reported at its line.
+func TestLDIFGroupRecords(t *testing.T) {
+	long := strings.Repeat("QUJD", 40000) // a photo on one line, longer than the reader's buffer
+	person := "dn: uid=anna,ou=people,dc=x\nobjectClass: inetOrgPerson\nuid: anna\nentryUUID: 1\njpegPhoto:: " + long + "\n"
+	tests := []struct {
+		name  string
+		group string
+	}{
+		{"plain", "dn: cn=g,dc=x\nobjectClass: groupOfNames\nmember: uid=anna,ou=people,dc=x\n"},
+		{"base64 class", "dn: cn=g,dc=x\nobjectClass:: Z3JvdXBPZk5hbWVz\nmember: uid=anna,ou=people,dc=x\n"},
+		{"folded class", "dn: cn=g,dc=x\nobjectClass: groupOf\n Names\nmember: uid=anna,ou=peo\n ple,dc=x\n"},
+		{"CRLF", "dn: cn=g,dc=x\r\nobjectClass: groupOfNames\r\nmember: uid=anna,ou=people,dc=x\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeLDIF(t, "version: 1\n\n# people first\n"+person+"\n\n\n"+tt.group)
+			entries := readAll(t, path, &LDIFOptions{Filter: "(objectClass=inetOrgPerson)"})
+			if len(entries) != 1 || !slices.Equal(entries[0].Groups, []string{"cn=g,dc=x"}) {
+				t.Fatalf("read %d entries (%+v), want anna in cn=g,dc=x", len(entries), entries)
+			}
+		})
+	}
+
+	path := writeLDIF(t, person+"\ndn: cn=g,dc=x\nobjectClass: groupOfNames\nmember uid=anna\n")
+	s, err := NewLDIF(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Read(context.Background(), func(*dirbook.Entry) error { return nil })
+	// The whole file's parser reports the same line (as it counts them).
+	want := s.each(context.Background(), strings.NewReader(person+"\ndn: cn=g,dc=x\nobjectClass: groupOfNames\nmember uid=anna\n"), func(string, map[string][]string) error { return nil })
+	wantPE, _ := errors.AsType[*ParseError](want)
+	if pe, ok := errors.AsType[*ParseError](err); !ok || wantPE == nil || pe.Line != wantPE.Line || pe.Line < 9 {
+		t.Errorf("Read of a malformed group = %v, want a *ParseError at the line the parser of the whole file names (%v)", err, want)
+	}
+}
