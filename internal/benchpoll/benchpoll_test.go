@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,24 @@ END:VCARD&#13;
 				}
 			}
 		})
+	}
+}
+
+func TestGzipFloor(t *testing.T) {
+	cards := map[string]string{}
+	for i := range 25 {
+		cards[fmt.Sprintf("%02d.vcf", i)] = fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%d\r\nFN:Person %d\r\nEND:VCARD\r\n", i, i)
+	}
+	one := gzipFloor(cards, 25)
+	three := gzipFloor(cards, 10)
+	raw := 0
+	for _, c := range cards {
+		raw += len(c)
+	}
+	if one <= 0 || one >= int64(raw) {
+		t.Errorf("gzipFloor of %d bytes in one batch = %d, want less and more than 0", raw, one)
+	}
+	if three <= one {
+		t.Errorf("gzipFloor in batches of 10 = %d, want more than in one batch (%d): each batch compresses alone", three, one)
 	}
 }

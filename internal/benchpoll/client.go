@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -470,4 +471,30 @@ func pollLoad(ctx context.Context, t *target, k pollKind, token string, clients 
 		return res, err
 	}
 	return res, nil
+}
+
+// gzipFloor returns the size of the cards (file name → vCard), in the
+// order of their names, gzipped at the best level in batches of batch
+// cards each: the least a server can send of them in such batches, with
+// no XML, headers or listing around them.
+func gzipFloor(cards map[string]string, batch int) int64 {
+	var n int64
+	for names := range slices.Chunk(slices.Sorted(maps.Keys(cards)), batch) {
+		var cw countWriter
+		zw, _ := gzip.NewWriterLevel(&cw, gzip.BestCompression) // a valid level: no error
+		for _, name := range names {
+			io.WriteString(zw, cards[name])
+		}
+		zw.Close()
+		n += cw.n
+	}
+	return n
+}
+
+// countWriter counts what is written to it.
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
 }

@@ -117,6 +117,10 @@ type bench struct {
 	polls  []pollResult
 	syncs  []syncResult
 	memory *memoryResult
+	// cardFloor is the size of the vCards of the book alone, gzipped at
+	// the best level in the batches of a DAVx5 sync: what any server
+	// sending these cards must send at least.
+	cardFloor int64
 }
 
 // logf reports progress on stderr.
@@ -172,6 +176,7 @@ func (b *bench) run(ctx context.Context) error {
 	if len(cards) != b.opts.cards {
 		return fmt.Errorf("dirbook: the first sync got %d cards, want %d", len(cards), b.opts.cards)
 	}
+	b.cardFloor = gzipFloor(cards, davx5Batch)
 	cold.run = "cold"
 	b.syncs = append(b.syncs, cold)
 
