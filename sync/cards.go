@@ -167,7 +167,7 @@ func (s *Store) acquireReader() (*reader, error) {
 	}
 	if r := s.reader; r != nil && r.read.Load() > readerRecycle {
 		s.reader = nil
-		go r.close() // once its reads are done; a read-only handle has nothing to report
+		s.retired.Go(func() { r.close() }) // once its reads are done; a read-only handle has nothing to report
 	}
 	if s.reader == nil {
 		if _, err := os.Stat(s.path); errors.Is(err, fs.ErrNotExist) && s.readOnly {
@@ -190,6 +190,7 @@ func (s *Store) releaseReader() error {
 	s.rmu.Lock()
 	r := s.reader
 	s.reader = nil
+	s.retired.Wait() // replaced readers hold the file's lock until closed
 	if r == nil {
 		return nil
 	}

@@ -127,9 +127,10 @@ type Store struct {
 	lock   *fileLock  // nil when read-only or closed
 	closed bool
 
-	rmu          sync.Mutex // guards reader and readerClosed; held while the store writes
-	reader       *reader    // see Cards; nil when not open
-	readerClosed bool       // Close was called
+	rmu          sync.Mutex     // guards reader and readerClosed; held while the store writes
+	reader       *reader        // see Cards; nil when not open
+	retired      sync.WaitGroup // closes readers replaced after readerRecycle bytes
+	readerClosed bool           // Close was called
 
 	state atomic.Pointer[state]
 }
