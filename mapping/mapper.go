@@ -53,7 +53,6 @@ type field struct {
 	with       string
 	maxLen     int // in runes; 0 for none
 	e164       bool
-	region     string
 	photo      photoLimits
 }
 
@@ -142,7 +141,15 @@ func (m *Mapper) Readable(e *dirbook.Entry) []string {
 // value, FN is made of the given and family names of the book's N field;
 // without those the person is left out of the book with a warning.
 func (m *Mapper) Map(e *dirbook.Entry) *Result {
-	res := &Result{Cards: make(map[string]*dirbook.Card, len(m.books))}
+	var res *Result
+	var cards []dirbook.Card // made on first use when nil
+	if len(m.books) <= len(resultCards{}.cards) {
+		rc := new(resultCards)
+		res, cards = &rc.Result, rc.cards[:0:len(m.books)]
+	} else {
+		res = new(Result)
+	}
+	res.Cards = make(map[string]*dirbook.Card, len(m.books))
 	switch {
 	case e == nil:
 		res.Excluded = "no entry"
@@ -166,14 +173,15 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 	}
 
 	var s *mapState // on first use, shared by books
-	var cards []dirbook.Card
 	for _, b := range m.books {
 		if !b.include.match(&v) {
 			continue
 		}
 		if s == nil {
 			s = m.newMapState()
-			cards = make([]dirbook.Card, 0, len(m.books))
+			if cards == nil {
+				cards = make([]dirbook.Card, 0, len(m.books))
+			}
 		}
 		n := 0
 		for i, f := range m.fields {
@@ -182,27 +190,31 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 				n += s.values[i].end - s.values[i].start
 			}
 		}
-		props := make([]dirbook.Prop, 0, n+1)
-		hasFN := false
-		for i := range m.fields {
-			if !b.fields[i] {
-				continue
-			}
-			ps := s.props(i)
-			if i == b.fnField {
-				if len(ps) == 0 {
-					ps = m.fnFromN(b, s)
-				}
-				hasFN = len(ps) > 0
-			}
-			props = append(props, ps...)
+		fn := s.props(b.fnField)
+		derived := len(fn) == 0
+		if derived {
+			fn = m.fnFromN(b, s)
+			n += len(fn)
 		}
-		if !hasFN {
+		if len(fn) == 0 {
 			res.Warnings = append(res.Warnings, Warning{
 				Field:   m.fields[b.fnField].name,
 				Message: fmt.Sprintf("no name, left out of book %q", b.ID),
 			})
 			continue
+		}
+		props := s.span(m, b, derived)
+		if props == nil {
+			props = make([]dirbook.Prop, 0, n)
+			for i := range m.fields {
+				switch {
+				case !b.fields[i]:
+				case i == b.fnField:
+					props = append(props, fn...)
+				default:
+					props = append(props, s.props(i)...)
+				}
+			}
 		}
 		cards = append(cards, dirbook.Card{UID: e.ID, Props: props})
 		res.Cards[b.ID] = &cards[len(cards)-1]
@@ -214,14 +226,52 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 	return res
 }
 
+// resultCards is a Result with room for the cards of up to two books:
+// Map makes both in one allocation.
+type resultCards struct {
+	Result
+	cards [2]dirbook.Card
+}
+
 // mapState holds what one Map computes once and shares between books:
-// the properties of every field, kept in one slice that is copied into
-// the cards, and the strings their values take, which the cards keep.
+// the properties of every field, kept in one slice whose stretches become
+// the cards' properties where they can, and the strings their values
+// take, which the cards keep.
 type mapState struct {
 	values  []fieldValue   // indexed like Mapper.fields
-	scratch []dirbook.Prop // the properties of the computed fields
+	scratch []dirbook.Prop // the properties of the computed fields; new for each Map
 	strs    []string       // room for values; a new block when full
 	hint    int            // the size of a new block of strs
+}
+
+// span returns the properties of book b when they lie in s.scratch one
+// after the other, as those of the first book a person is in do, and
+// nil otherwise. derived says that b's FN is made from its N field, and
+// so not in s.scratch. The full slice expression keeps an append to one
+// card's properties from writing over another's.
+func (s *mapState) span(m *Mapper, b *book, derived bool) []dirbook.Prop {
+	if derived {
+		return nil
+	}
+	start, end := -1, -1
+	for i := range m.fields {
+		v := s.values[i]
+		if !b.fields[i] || v.start == v.end {
+			continue
+		}
+		switch {
+		case start < 0:
+			start, end = v.start, v.end
+		case v.start == end:
+			end = v.end
+		default:
+			return nil
+		}
+	}
+	if start < 0 {
+		return nil
+	}
+	return s.scratch[start:end:end]
 }
 
 // fieldValue locates the properties a field yields for one entry in
@@ -233,26 +283,21 @@ type fieldValue struct {
 
 var mapStates = sync.Pool{New: func() any { return new(mapState) }}
 
-// maxPooledProps bounds the scratch a pooled mapState keeps.
-const maxPooledProps = 1024
-
 func (m *Mapper) newMapState() *mapState {
 	s := mapStates.Get().(*mapState)
 	s.values = slices.Grow(s.values[:0], len(m.fields))[:len(m.fields)]
+	s.scratch = make([]dirbook.Prop, 0, len(m.fields))
 	s.hint = m.valueHint
 	return s
 }
 
-// release returns s to the pool. The properties in scratch are copies
-// of those in the cards: clearing them drops the references.
+// release returns s to the pool, without the properties and strings:
+// the cards keep them.
 func (s *mapState) release() {
 	clear(s.values)
-	clear(s.scratch)
-	s.scratch = s.scratch[:0]
+	s.scratch = nil
 	s.strs = nil
-	if cap(s.scratch) <= maxPooledProps {
-		mapStates.Put(s)
-	}
+	mapStates.Put(s)
 }
 
 // props returns the properties field i yields.
@@ -442,7 +487,7 @@ func (m *Mapper) value(f *field, raw string) (string, string) {
 		if v == "" {
 			return "", ""
 		}
-		n, ok := m.phones.e164(v, f.region)
+		n, ok := m.phones.e164(v)
 		if !ok {
 			return "", "is not a valid phone number"
 		}

@@ -1,7 +1,9 @@
 package mapping
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -134,10 +136,10 @@ func TestE164(t *testing.T) {
 			if got != tt.want || ok != tt.ok {
 				t.Errorf("toE164(%q) = %q, %v, want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 			}
-			c := newPhoneCache(2)
+			c := newPhoneCache(2, "DE")
 			for range 3 { // through the cache, with generations turning over
-				c.e164("+49 30 111111", "DE")
-				if got, ok := c.e164(tt.in, "DE"); got != tt.want || ok != tt.ok {
+				c.e164("+49 30 111111")
+				if got, ok := c.e164(tt.in); got != tt.want || ok != tt.ok {
 					t.Errorf("cached e164(%q) = %q, %v, want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 				}
 			}
@@ -374,6 +376,58 @@ func TestConcurrentMap(t *testing.T) {
 	for range 8 {
 		if got := <-done; !reflect.DeepEqual(got, want) {
 			t.Errorf("concurrent Map() = %+v, want %+v", got, want)
+		}
+	}
+}
+
+// TestMapBooksShareFields maps people into books whose fields overlap in
+// several ways and checks each card against the card of a Mapper with
+// that book alone. Cards may share their properties' memory, but never
+// room to append into.
+func TestMapBooksShareFields(t *testing.T) {
+	r := demoRules()
+	r.Fields = append(r.Fields, FieldRule{Name: "fn2", Property: "FN", From: []string{"nickname"}})
+	everyone := &Condition{Kind: []string{"employee"}}
+	books := []BookRule{
+		{ID: "all", Fields: []string{"fn", "n", "org", "title", "email", "work_phone", "mobile", "photo"}},
+		{ID: "prefix", Fields: []string{"fn", "n", "org"}},
+		{ID: "middle", Fields: []string{"fn", "org", "title"}},
+		{ID: "gap", Fields: []string{"fn", "email", "mobile"}},
+		{ID: "nick", Fields: []string{"fn2", "n", "email"}},
+		{ID: "suffix", Fields: []string{"fn", "mobile", "photo"}},
+	}
+	for i := range books {
+		books[i].Name = books[i].ID
+		books[i].Include = everyone
+		books[i].Readers = everyone
+	}
+	entries := []map[string][]string{
+		person().Attrs,
+		{"sn": {"Doe"}, "givenname": {"Jana"}, "mail": {"a@example.org", "b@example.org"}, "mobile": {"0171 2345678"}},
+		{"displayname": {"Jana Doe"}, "nickname": {"JD"}, "o": {"Nordlicht"}},
+	}
+	orders := [][]BookRule{books, slices.Clone(books)}
+	slices.Reverse(orders[1])
+	for k, order := range orders {
+		r.Books = order
+		m := mustCompile(t, r)
+		for j, attrs := range entries {
+			e := &dirbook.Entry{ID: "id-1", Kind: "employee", Attrs: attrs}
+			res := m.Map(e)
+			for _, b := range order {
+				t.Run(fmt.Sprintf("order %d entry %d %s", k, j, b.ID), func(t *testing.T) {
+					alone := *r
+					alone.Books = []BookRule{b}
+					want := mustCompile(t, &alone).Map(e).Cards[b.ID]
+					got := res.Cards[b.ID]
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("card = %+v, want %+v", got, want)
+					}
+					if got != nil && cap(got.Props) != len(got.Props) {
+						t.Errorf("cap(Props) = %d, want %d", cap(got.Props), len(got.Props))
+					}
+				})
+			}
 		}
 	}
 }

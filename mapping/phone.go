@@ -28,58 +28,60 @@ func toE164(s, region string) (string, bool) {
 // holds; the cache keeps up to two generations.
 const phoneCacheSize = 1 << 17
 
-// phoneCache remembers toE164 results. Parsing a number costs about 20µs
-// (phonenumbers runs several regular expressions), most of a Map; a sync
-// maps the same people over and over, so their numbers are parsed once.
-// It keeps two generations: when the current one is full it becomes the
-// previous one, and hits in the previous one move to the current one.
+// phoneCache remembers toE164 results for one default region. Parsing a
+// number costs about 20µs (phonenumbers runs several regular
+// expressions), most of a Map; a sync maps the same people over and over,
+// so their numbers are parsed once. It keeps two generations: when the
+// current one is full it becomes the previous one, and hits in the
+// previous one move to the current one. Keyed by the number alone, a
+// lookup hashes and compares one string.
 type phoneCache struct {
-	mu   sync.Mutex
-	size int
-	cur  map[phoneKey]phoneResult
-	prev map[phoneKey]phoneResult
+	mu     sync.Mutex
+	size   int
+	region string
+	cur    map[string]phoneResult
+	prev   map[string]phoneResult
 }
-
-type phoneKey struct{ number, region string }
 
 type phoneResult struct {
 	e164 string
 	ok   bool
 }
 
-func newPhoneCache(size int) *phoneCache {
-	return &phoneCache{size: size, cur: make(map[phoneKey]phoneResult)}
+func newPhoneCache(size int, region string) *phoneCache {
+	return &phoneCache{size: size, region: region, cur: make(map[string]phoneResult)}
 }
 
-// e164 is toE164 through the cache.
-func (c *phoneCache) e164(s, region string) (string, bool) {
-	if s == "" || hasLetter(s) || len(s) > phonenumbers.MAX_INPUT_STRING_LENGTH {
+// e164 is toE164 with the cache's region, through the cache. A number
+// with letters is refused by toE164 and that result cached like any
+// other.
+func (c *phoneCache) e164(s string) (string, bool) {
+	if s == "" || len(s) > phonenumbers.MAX_INPUT_STRING_LENGTH {
 		return "", false
 	}
-	k := phoneKey{s, region}
 	c.mu.Lock()
-	r, hit := c.cur[k]
+	r, hit := c.cur[s]
 	if !hit {
-		r, hit = c.prev[k]
+		r, hit = c.prev[s]
 		if hit {
-			c.putLocked(k, r)
+			c.putLocked(s, r)
 		}
 	}
 	c.mu.Unlock()
 	if hit {
 		return r.e164, r.ok
 	}
-	r.e164, r.ok = toE164(s, region)
+	r.e164, r.ok = toE164(s, c.region)
 	c.mu.Lock()
-	c.putLocked(k, r)
+	c.putLocked(s, r)
 	c.mu.Unlock()
 	return r.e164, r.ok
 }
 
-func (c *phoneCache) putLocked(k phoneKey, r phoneResult) {
+func (c *phoneCache) putLocked(s string, r phoneResult) {
 	if len(c.cur) >= c.size {
 		c.prev = c.cur
-		c.cur = make(map[phoneKey]phoneResult, c.size/4)
+		c.cur = make(map[string]phoneResult, c.size/4)
 	}
-	c.cur[k] = r
+	c.cur[s] = r
 }

@@ -386,7 +386,7 @@ func CompileWithOptions(r *Rules, opts *CompileOptions) (*Mapper, []Problem) {
 		c.add("", "missing mapping section")
 		return nil, c.problems
 	}
-	m := &Mapper{phones: newPhoneCache(phoneCacheSize), now: time.Now}
+	m := &Mapper{now: time.Now}
 	if opts != nil && opts.Now != nil {
 		m.now = opts.Now
 	}
@@ -397,6 +397,7 @@ func CompileWithOptions(r *Rules, opts *CompileOptions) (*Mapper, []Problem) {
 		c.add("phone_region", fmt.Sprintf("unknown region %q", r.PhoneRegion))
 	}
 	m.region = region
+	m.phones = newPhoneCache(phoneCacheSize, region)
 
 	// photo.
 	global := photoLimits{size: defaultPhotoSize, bytes: defaultPhotoBytes}
@@ -422,7 +423,7 @@ func CompileWithOptions(r *Rules, opts *CompileOptions) (*Mapper, []Problem) {
 		c.add("fields", "no fields defined")
 	}
 	for i := range r.Fields {
-		f := c.field(fmt.Sprintf("fields[%d]", i), &r.Fields[i], m.region, global)
+		f := c.field(fmt.Sprintf("fields[%d]", i), &r.Fields[i], global)
 		if f.name != "" {
 			if _, dup := byName[f.name]; dup {
 				c.add(fmt.Sprintf("fields[%d].name", i), fmt.Sprintf("duplicate field name %q", f.name))
@@ -484,7 +485,7 @@ func (c *compiler) photo(path string, r *PhotoRule, def photoLimits) photoLimits
 	return l
 }
 
-func (c *compiler) field(path string, r *FieldRule, region string, photo photoLimits) *field {
+func (c *compiler) field(path string, r *FieldRule, photo photoLimits) *field {
 	f := &field{
 		name:  strings.TrimSpace(r.Name),
 		pref:  r.Pref,
@@ -637,7 +638,6 @@ func (c *compiler) field(path string, r *FieldRule, region string, photo photoLi
 			f.transforms = append(f.transforms, t)
 		}
 	}
-	f.region = region
 
 	// Replace.
 	if r.Replace != nil {

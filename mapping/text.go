@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,45 +70,71 @@ func isClean(s string) bool {
 
 // cleanASCII reports whether s holds only the bytes 0x20 to 0x7e and, if
 // so, whether it has no two spaces in a row. It looks at eight bytes at a
-// time.
+// time; the last word overlaps the one before, and a string shorter than
+// eight bytes is padded with letters.
 func cleanASCII(s string) (ascii, clean bool) {
+	if len(s) < 8 {
+		w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+		copy(w[:], s)
+		bad, pair := checkWord(binary.LittleEndian.Uint64(w[:]))
+		return !bad, !pair
+	}
+	clean = true
+	prevSpace := false // the last byte of the previous word is a space
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		bad, pair, first, last := checkWordEdges(word(s[i : i+8]))
+		if bad {
+			return false, false
+		}
+		if pair || prevSpace && first {
+			clean = false
+		}
+		prevSpace = last
+	}
+	if i < len(s) {
+		// Every pair of neighbours past the last whole word is inside
+		// the last eight bytes.
+		bad, pair := checkWord(word(s[len(s)-8:]))
+		if bad {
+			return false, false
+		}
+		clean = clean && !pair
+	}
+	return true, clean
+}
+
+// word returns the first eight bytes of s, little-endian.
+func word(s string) uint64 {
+	s = s[:8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// checkWord reports whether some byte of w is not 0x20 to 0x7e, and
+// whether two neighbouring bytes of w are spaces.
+func checkWord(w uint64) (bad, pair bool) {
+	bad, pair, _, _ = checkWordEdges(w)
+	return bad, pair
+}
+
+// checkWordEdges is checkWord that also reports whether the first and
+// the last byte of w are spaces.
+func checkWordEdges(w uint64) (bad, pair, first, last bool) {
 	const (
 		ones  = 0x0101010101010101
 		lows  = 0x7f7f7f7f7f7f7f7f
 		highs = 0x8080808080808080
 	)
-	clean = true
-	prevSpace := false // the last byte of the previous word is a space
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		// Some byte of w is 0x80 or more, less than 0x20, or 0x7f (its
-		// xor with 0x7f is zero) when the high bit of a byte is set in
-		// one of the terms.
-		x := w ^ 0x7f*ones
-		if (w|(w-0x20*ones)|(x-ones)&^x)&highs != 0 {
-			return false, false
-		}
-		// spaces has the high bit of every byte of w that is a space.
-		y := w ^ 0x20*ones
-		spaces := ^((y&lows + lows) | y | lows)
-		if spaces&(spaces<<8) != 0 || prevSpace && spaces&0x80 != 0 {
-			clean = false
-		}
-		prevSpace = spaces>>63 != 0
-	}
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f {
-			return false, false
-		}
-		if c == ' ' && prevSpace {
-			clean = false
-		}
-		prevSpace = c == ' '
-	}
-	return true, clean
+	// Some byte of w is 0x80 or more, less than 0x20, or 0x7f (its xor
+	// with 0x7f is zero) when the high bit of a byte is set in one of
+	// the terms.
+	x := w ^ 0x7f*ones
+	bad = (w|(w-0x20*ones)|(x-ones)&^x)&highs != 0
+	// spaces has the high bit of every byte of w that is a space.
+	y := w ^ 0x20*ones
+	spaces := ^((y&lows + lows) | y | lows)
+	return bad, spaces&(spaces<<8) != 0, spaces&0x80 != 0, spaces>>63 != 0
 }
 
 // isCleanRunes is isClean for a string that is not printable ASCII.
@@ -165,7 +192,13 @@ func cleanComponent(s string) string {
 
 // hasLetter reports whether s contains a letter.
 func hasLetter(s string) bool {
-	for _, r := range s {
+	i := 0
+	for ; i < len(s) && s[i] < utf8.RuneSelf; i++ {
+		if c := s[i] | 0x20; 'a' <= c && c <= 'z' {
+			return true
+		}
+	}
+	for _, r := range s[i:] {
 		if r < utf8.RuneSelf {
 			if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
 				return true

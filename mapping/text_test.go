@@ -8,7 +8,7 @@ import (
 // TestIsClean checks isClean's fast path against the rune by rune check
 // for every byte value at every position of strings of several lengths.
 func TestIsClean(t *testing.T) {
-	for _, n := range []int{1, 7, 8, 9, 16, 17} {
+	for n := 1; n <= 25; n++ {
 		for pos := range n {
 			for c := range 256 {
 				b := []byte(strings.Repeat("a", n))
@@ -27,5 +27,29 @@ func TestIsClean(t *testing.T) {
 		if got, want := isClean(s), isCleanRunes(s); got != want {
 			t.Errorf("isClean(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+func TestHasLetter(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"", false},
+		{"+49 30 1234-567", false},
+		{"0800-CALL-NOW", true},
+		{"123 ext. 4", true},
+		{"@[`{", false},
+		{"Z", true},
+		{"1 2 3 ä", true},
+		{"12 \u0663", false}, // an Arabic-Indic digit
+		{"12 \xff", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := hasLetter(tt.in); got != tt.want {
+				t.Errorf("hasLetter(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
 	}
 }

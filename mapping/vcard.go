@@ -42,11 +42,16 @@ func VCard(c *dirbook.Card, version string) vcard.Card {
 // the fields of all properties in one slice, the lists of the card's
 // map carved from another. Encode reuses builders.
 type cardBuilder struct {
-	card  vcard.Card
-	lines []line
-	ptrs  []*vcard.Field
-	key   []byte // scratch for sharedParams
-	buf   bytes.Buffer
+	card   vcard.Card
+	lines  []line
+	ptrs   []*vcard.Field
+	groups []group // the names of the card being built, one each
+	// mapped holds the groups b.card maps, over the array mappedPtrs:
+	// a card of the same shape as the one before reuses b.card as it is.
+	mapped     []group
+	mappedPtrs **vcard.Field
+	key        []byte // scratch for sharedParams
+	buf        bytes.Buffer
 	// text holds the values build makes by joining or encoding (N,
 	// ORG, ADR, PHOTO); with shared set, the values point into it.
 	text []byte
@@ -56,7 +61,8 @@ type cardBuilder struct {
 	// seen remembers Params sharedParams returned, cheaper to find than
 	// in paramCache: cards have a few combinations, the same card after
 	// card.
-	seen []seenParams
+	seen     []seenParams
+	seenNext int // where the next search of seen starts
 }
 
 // seenParams is one combination of cardBuilder.seen. Its types are a
@@ -75,6 +81,7 @@ const maxSeen = 8
 type line struct {
 	name  string
 	field vcard.Field
+	group int32 // index in cardBuilder.groups
 }
 
 // build fills b.card with the vCard of c. With shared set, the Params of
@@ -97,8 +104,8 @@ func (b *cardBuilder) build(c *dirbook.Card, version string, shared bool) {
 	b.add(vcard.FieldUID, cleanText(c.UID), nil)
 	for i := range c.Props {
 		p := &c.Props[i]
-		name := strings.ToUpper(p.Name)
-		if !validName(name) || reserved(name) {
+		name, ok := propName(p.Name)
+		if !ok {
 			continue
 		}
 		var value, format string
@@ -148,46 +155,149 @@ func (b *cardBuilder) build(c *dirbook.Card, version string, shared bool) {
 	}
 
 	// go-vcard writes the fields of a name in the order of its list, the
-	// order of c.Props.
+	// order of c.Props. The map is sized for the distinct names: up to
+	// eight, Go keeps it in one group, much cheaper to fill, read, range
+	// over and clear than a table.
+	b.group()
 	if b.card == nil {
-		b.card = make(vcard.Card, len(b.lines))
+		b.card = make(vcard.Card, len(b.groups))
 	}
-	if b.ptrs == nil {
-		b.ptrs = make([]*vcard.Field, 0, len(b.lines))
+	if b.sameGroups() {
+		// b.card maps the same names to the same places in b.ptrs,
+		// which group filled anew: the card before had the same shape.
+		return
 	}
-	for i := range b.lines {
-		name := b.lines[i].name
-		if b.placed(i) {
-			continue
+	clear(b.card)
+	for _, g := range b.groups {
+		b.card[g.name] = b.ptrs[g.start:g.end:g.end]
+	}
+	b.mapped = append(b.mapped[:0], b.groups...)
+	b.mappedPtrs = unsafe.SliceData(b.ptrs)
+}
+
+// sameGroups reports whether b.card holds the groups of b.groups, over
+// the array of b.ptrs.
+func (b *cardBuilder) sameGroups() bool {
+	if len(b.mapped) != len(b.groups) || b.mappedPtrs != unsafe.SliceData(b.ptrs) {
+		return false
+	}
+	for j := range b.groups {
+		if g, h := &b.groups[j], &b.mapped[j]; g.start != h.start || g.end != h.end || g.name != h.name {
+			return false
 		}
-		start := len(b.ptrs)
-		for j := i; j < len(b.lines); j++ {
-			if b.lines[j].name == name {
-				b.ptrs = append(b.ptrs, &b.lines[j].field)
+	}
+	return true
+}
+
+// group fills b.groups with the distinct names of b.lines in order of
+// first use and b.ptrs with the fields of each name in turn, in the order
+// of b.lines. The names of nameIDs are told apart by their numbers,
+// others by comparing them.
+func (b *cardBuilder) group() {
+	var first [numNameIDs]int32 // 1 + the group of a numbered name
+	b.groups = b.groups[:0]
+	for i := range b.lines {
+		l := &b.lines[i]
+		g := -1
+		if id := nameID(l.name); id > 0 {
+			g = int(first[id]) - 1
+			if g < 0 {
+				first[id] = int32(len(b.groups)) + 1
+			}
+		} else {
+			for j := range b.groups {
+				if b.groups[j].name == l.name {
+					g = j
+					break
+				}
 			}
 		}
-		b.card[name] = b.ptrs[start:len(b.ptrs):len(b.ptrs)]
+		if g < 0 {
+			g = len(b.groups)
+			b.groups = append(b.groups, group{name: l.name})
+		}
+		l.group = int32(g)
+		b.groups[g].end++ // counts the fields for now
+	}
+	n := 0
+	for j := range b.groups {
+		g := &b.groups[j]
+		count := g.end
+		g.start, g.end = n, n
+		n += count
+	}
+	b.ptrs = slices.Grow(b.ptrs[:0], n)[:n]
+	for i := range b.lines {
+		g := &b.groups[b.lines[i].group]
+		b.ptrs[g.end] = &b.lines[i].field
+		g.end++
 	}
 }
 
-// placed reports whether the fields named like line i are in b.card.
-func (b *cardBuilder) placed(i int) bool {
-	name := b.lines[i].name
-	if i > maxScan {
-		_, ok := b.card[name]
-		return ok
+// group locates the fields of one name in cardBuilder.ptrs.
+type group struct {
+	name       string
+	start, end int
+}
+
+// nameID numbers the property names cards have most, 1 to
+// numNameIDs-1, and returns 0 for other names.
+func nameID(name string) int {
+	switch name {
+	case vcard.FieldVersion:
+		return 1
+	case vcard.FieldKind:
+		return 2
+	case vcard.FieldUID:
+		return 3
+	case vcard.FieldFormattedName:
+		return 4
+	case vcard.FieldName:
+		return 5
+	case vcard.FieldNickname:
+		return 6
+	case vcard.FieldOrganization:
+		return 7
+	case vcard.FieldTitle:
+		return 8
+	case vcard.FieldRole:
+		return 9
+	case vcard.FieldEmail:
+		return 10
+	case vcard.FieldTelephone:
+		return 11
+	case vcard.FieldAddress:
+		return 12
+	case vcard.FieldURL:
+		return 13
+	case vcard.FieldIMPP:
+		return 14
+	case vcard.FieldNote:
+		return 15
+	case vcard.FieldPhoto:
+		return 16
+	case vcard.FieldBirthday:
+		return 17
+	case vcard.FieldCategories:
+		return 18
 	}
-	for j := range i {
-		if b.lines[j].name == name {
-			return true
+	return 0
+}
+
+const numNameIDs = 19
+
+// propName returns the name of a property as a card writes it, in upper
+// case, and false when the name is not valid or not one a card's Props
+// may set. A name already in upper case is returned as it is.
+func propName(name string) (string, bool) {
+	if !validName(name) {
+		name = strings.ToUpper(name)
+		if !validName(name) {
+			return "", false
 		}
 	}
-	return false
+	return name, !reserved(name)
 }
-
-// maxScan is the number of lines up to which placed compares names
-// rather than looking them up.
-const maxScan = 32
 
 // string returns b.text[start:] as a string and, unless shared, gives the
 // bytes back to b.text. A shared string points into b.text, which is
@@ -208,14 +318,15 @@ func (b *cardBuilder) add(name, value string, params vcard.Params) {
 	b.lines = append(b.lines, line{name: name, field: vcard.Field{Value: value, Params: params}})
 }
 
-// reset empties b for the next card, dropping its references to values.
+// reset empties b for the next card.
 func (b *cardBuilder) reset() {
 	b.text = b.text[:0]
 	b.uriComma = false
-	clear(b.card)
-	clear(b.lines)
+	// b.card, b.ptrs and b.groups point into b.lines or hold names only.
+	// The lines past the length are written over by the next card; till
+	// then they keep one card's text values, each of a few KiB at most
+	// (a PHOTO's value is in b.text).
 	b.lines = b.lines[:0]
-	clear(b.ptrs)
 	b.ptrs = b.ptrs[:0]
 	b.buf.Reset()
 }
@@ -282,8 +393,15 @@ const maxCachedParams = 512
 // sharedParams returns makeParams(v3, format, types, pref) from
 // paramCache. The result must not be changed.
 func (b *cardBuilder) sharedParams(v3 bool, format string, types []string, pref bool) vcard.Params {
-	for i := range b.seen {
+	// Cards ask for their combinations in the same order card after
+	// card: the search starts after the last one found.
+	for k := range b.seen {
+		i := b.seenNext + k
+		if i >= len(b.seen) {
+			i -= len(b.seen)
+		}
 		if sp := &b.seen[i]; sp.v3 == v3 && sp.pref == pref && sp.format == format && slices.Equal(sp.types, types) {
+			b.seenNext = i + 1
 			return sp.params
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -315,4 +316,86 @@ func TestEncodeConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestVCardGroups checks that VCard lists the values of each property
+// name in the order of the card's properties, for known names in any
+// case, X- names and more names than a map group holds.
+func TestVCardGroups(t *testing.T) {
+	names := []string{"TEL", "x-a", "NOTE", "tel", "X-A", "EMAIL", "X-B", "Tel", "FN", "x-c", "X-D", "X-E", "X-F", "X-G", "X-H", "NOTE", "X-B", "ORG", "CATEGORIES", "X-A"}
+	reversed := slices.Clone(names)
+	slices.Reverse(reversed)
+	tests := []struct {
+		name  string
+		names []string
+	}{
+		{"none", nil},
+		{"one", names[:1]},
+		{"few", names[:6]},
+		{"all", names},
+		{"reversed", reversed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			card := &dirbook.Card{UID: "u1"}
+			want := map[string][]string{vcard.FieldVersion: {"3.0"}, vcard.FieldUID: {"u1"}}
+			for i, name := range tt.names {
+				v := fmt.Sprintf("v%d", i)
+				card.Props = append(card.Props, dirbook.Prop{Name: name, Values: []string{v}})
+				up := strings.ToUpper(name)
+				want[up] = append(want[up], v)
+			}
+			got := make(map[string][]string)
+			for name, fields := range VCard(card, "3.0") {
+				for _, f := range fields {
+					got[name] = append(got[name], f.Value)
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("VCard() values = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestEncodeReuse encodes cards of alternating shapes one after the
+// other, as Encode's reused builders see them, and checks each against
+// go-vcard's encoding of the card VCard returns.
+func TestEncodeReuse(t *testing.T) {
+	card := func(uid string, names ...string) *dirbook.Card {
+		c := &dirbook.Card{UID: uid}
+		for i, name := range names {
+			c.Props = append(c.Props, dirbook.Prop{Name: name, Types: []string{"work"}, Values: []string{fmt.Sprintf("%s %s %d", uid, name, i)}})
+		}
+		return c
+	}
+	cards := []*dirbook.Card{
+		card("a", "FN", "TEL", "EMAIL", "TEL"),
+		card("b", "FN", "TEL", "EMAIL", "TEL"),
+		card("c", "FN", "EMAIL", "TEL", "TEL"),
+		card("d", "FN", "TEL", "EMAIL"),
+		card("d2", "FN", "EMAIL", "TEL"),        // the same places, other names
+		card("d3", "FN", "EMAIL", "TEL", "TEL"), // the last group longer
+		card("e", "FN", "TEL", "EMAIL", "TEL"),
+		card("f", "FN", "X-A", "X-B", "X-A", "NOTE", "TEL", "TEL", "TEL", "ORG", "TITLE", "ROLE", "URL"),
+		card("g", "FN"),
+		card("h", "FN", "TEL", "EMAIL", "TEL"),
+	}
+	for round := range 2 {
+		for _, version := range []string{"3.0", "4.0"} {
+			for _, c := range cards {
+				got, err := Encode(c, version)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want bytes.Buffer
+				if err := vcard.NewEncoder(&want).Encode(VCard(c, version)); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want.Bytes()) {
+					t.Errorf("round %d: Encode(%s, %s) = %q, want %q", round, c.UID, version, got, want.Bytes())
+				}
+			}
+		}
+	}
 }
