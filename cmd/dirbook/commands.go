@@ -326,7 +326,10 @@ SIGTERM.`)
 		MaxHeaderBytes:    64 << 10,
 	}
 	sched.Once(ctx) // logs its own outcome
-	offer(warm, a.store.Current())
+	// The cards the cache can hold are rendered before serving starts
+	// (bounded by the cache's budget: about a second), so that the first
+	// phones are not slowed down by that rendering.
+	handler.Warm(ctx, a.store.Current())
 	warmDone := make(chan struct{})
 	go func() {
 		defer close(warmDone)
