@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
@@ -25,13 +26,17 @@ func toE164(s, region string) (string, bool) {
 }
 
 // phoneCacheSize is the number of numbers one generation of the cache
-// holds; the cache keeps up to two generations.
-const phoneCacheSize = 1 << 17
+// holds; the cache keeps up to two generations (about 3 MB). It is kept
+// small: a sync maps again only the people whose entries changed (the
+// others keep their published cards), so the cache serves those and a
+// remapping after a change of the rules, not the whole directory, whose
+// numbers a first sync sees once each.
+const phoneCacheSize = 1 << 14
 
 // phoneCache remembers toE164 results for one default region. Parsing a
 // number costs about 20µs (phonenumbers runs several regular
-// expressions), most of a Map; a sync maps the same people over and over,
-// so their numbers are parsed once. It keeps two generations: when the
+// expressions), most of a Map; people mapped again (their entry or the
+// rules changed) keep their numbers, parsed once. It keeps two generations: when the
 // current one is full it becomes the previous one, and hits in the
 // previous one move to the current one. Keyed by the number alone, a
 // lookup hashes and compares one string.
@@ -83,5 +88,7 @@ func (c *phoneCache) putLocked(s string, r phoneResult) {
 		c.prev = c.cur
 		c.cur = make(map[string]phoneResult, c.size/4)
 	}
-	c.cur[s] = r
+	// A copy: s is often part of a source's buffer (an LDIF line, a
+	// search response), which the key would keep alive.
+	c.cur[strings.Clone(s)] = r
 }
