@@ -586,12 +586,7 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) (
 		if ps.excluded != "" {
 			continue
 		}
-		var ids []string
-		for _, id := range ps.readable {
-			if configured[id] && !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
-		}
+		ids := ps.readableIn(configured)
 		if len(ids) > 0 {
 			access[u.Login] = ids
 		}
@@ -603,12 +598,7 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) (
 		if ps.excluded != "" {
 			continue
 		}
-		var ids []string
-		for _, id := range ps.readable {
-			if configured[id] && !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
-		}
+		ids := ps.readableIn(configured)
 		if len(ids) == 0 {
 			continue
 		}

@@ -622,13 +622,7 @@ func (e *Engine) accessChanges(base *dirbook.Revision, changes []*personChange, 
 		if pc == nil || pc.ps == nil || pc.ps.excluded != "" {
 			return nil
 		}
-		var ids []string
-		for _, id := range pc.ps.readable {
-			if configured[id] && !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
-		}
-		return ids
+		return pc.ps.readableIn(configured)
 	}
 	newAccess := map[string][]string{}
 	for _, v := range sortedKeys(holders) {

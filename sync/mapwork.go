@@ -321,6 +321,18 @@ func (mp *mapPool) reuseOne(ps *person, r reusable) {
 	mp.readable(ps)
 }
 
+// readableIn returns the IDs of the books of configured that ps may read,
+// once each, in the order of ps.readable.
+func (ps *person) readableIn(configured map[string]bool) []string {
+	var ids []string
+	for _, id := range ps.readable {
+		if configured[id] && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // readable sets the logins of ps and, for a login, the books they may
 // read; then it drops the entry.
 func (mp *mapPool) readable(ps *person) {
