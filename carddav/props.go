@@ -39,6 +39,17 @@ func newRespCtx(v *view, x *xmlWriter, r *http.Request, req *propReq) *respCtx {
 	return &respCtx{v: v, x: x, data: req.data, brief: isBrief(r), req: req, r: r}
 }
 
+// startMultistatus sends the header of a 207 answer and its opening
+// element, and returns the writer of its body, which the caller closes,
+// and the context of its responses.
+func startMultistatus(ex *exchange, v *view, req *propReq) (*xmlWriter, *respCtx) {
+	ex.w.Header().Set("Content-Type", xmlContentType)
+	ex.w.WriteHeader(http.StatusMultiStatus)
+	x := newXMLWriter(ex.w)
+	x.s(multistatusStart)
+	return x, newRespCtx(v, x, ex.r, req)
+}
+
 // principal returns the escaped href of the login's principal.
 func (c *respCtx) principal() string {
 	if c.principalHref == "" {
@@ -467,12 +478,8 @@ func (h *Handler) propfind(ex *exchange, v *view, t target, depth int) {
 	if depth == depthMissing {
 		depth = depthInfinity
 	}
-	ex.w.Header().Set("Content-Type", xmlContentType)
-	ex.w.WriteHeader(http.StatusMultiStatus)
-	x := newXMLWriter(ex.w)
+	x, c := startMultistatus(ex, v, req)
 	defer func() { _ = x.close() }()
-	c := newRespCtx(v, x, ex.r, req)
-	x.s(multistatusStart)
 
 	home := escapeHref(h.paths.homeSet(v.login))
 	books := func(below int) {

@@ -50,12 +50,8 @@ func (h *Handler) report(ex *exchange, v *view, t target, depth int) {
 // Every href the login may not read, or that names no card, answers 404
 // on its own; the Depth header is ignored, as the RFC says.
 func (h *Handler) multiget(ex *exchange, v *view, rep *report) {
-	ex.w.Header().Set("Content-Type", xmlContentType)
-	ex.w.WriteHeader(http.StatusMultiStatus)
-	x := newXMLWriter(ex.w)
+	x, c := startMultistatus(ex, v, &rep.props)
 	defer func() { _ = x.close() }()
-	c := newRespCtx(v, x, ex.r, &rep.props)
-	x.s(multistatusStart)
 	ctx := ex.r.Context()
 	var lastBook *dirbook.BookState
 	var lastHref string
@@ -121,12 +117,8 @@ func (h *Handler) query(ex *exchange, v *view, bs *dirbook.BookState, rep *repor
 		http.Error(ex.w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	ex.w.Header().Set("Content-Type", xmlContentType)
-	ex.w.WriteHeader(http.StatusMultiStatus)
-	x := newXMLWriter(ex.w)
+	x, c := startMultistatus(ex, v, &rep.props)
 	defer func() { _ = x.close() }()
-	c := newRespCtx(v, x, ex.r, &rep.props)
-	x.s(multistatusStart)
 	if depth == depthZero {
 		x.s(multistatusEnd)
 		return

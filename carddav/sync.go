@@ -233,12 +233,8 @@ func (h *Handler) syncCollection(ex *exchange, v *view, bs *dirbook.BookState, r
 		}
 	}
 
-	w.Header().Set("Content-Type", xmlContentType)
-	w.WriteHeader(http.StatusMultiStatus)
-	x := newXMLWriter(w)
+	x, c := startMultistatus(ex, v, &rep.props)
 	defer func() { _ = x.close() }()
-	c := newRespCtx(v, x, ex.r, &rep.props)
-	x.s(multistatusStart)
 	href := c.bookHref(bs)
 	ctx := ex.r.Context()
 	next := syncToken{store: v.rev.StoreID, book: bs.ID, rev: cur}
