@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"slices"
 	"unicode/utf8"
 
 	"github.com/dirbook/dirbook"
@@ -30,11 +29,6 @@ type propJSON struct {
 	Values    []string `json:"v,omitempty"`
 	Binary    [][]byte `json:"b,omitempty"`
 	MediaType string   `json:"m,omitempty"`
-}
-
-// encodeCard returns the canonical JSON of c.
-func encodeCard(c *dirbook.Card) []byte {
-	return appendCard(nil, c)
 }
 
 // appendCard appends the canonical JSON of c to dst: the bytes encoding/json
@@ -182,33 +176,10 @@ func allValidUTF8(vs []string) bool {
 	return true
 }
 
-// cardETag returns the entity tag of a card: the hex form of the first 16
+// etagOf returns the entity tag of a card: the hex form of the first 16
 // bytes of the SHA-256 of its canonical JSON. It depends on the card's
 // content only, so it is stable across restarts and processes.
-func cardETag(c *dirbook.Card) string {
-	return etagOf(encodeCard(c))
-}
-
 func etagOf(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:16])
-}
-
-// sameCard reports whether a and b have the same content, that is the same
-// ETag, without encoding them.
-func sameCard(a, b *dirbook.Card) bool {
-	if a.UID != b.UID || len(a.Props) != len(b.Props) {
-		return false
-	}
-	for i := range a.Props {
-		if !sameProp(&a.Props[i], &b.Props[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameProp(a, b *dirbook.Prop) bool {
-	return a.Field == b.Field && a.Name == b.Name && a.Pref == b.Pref && a.MediaType == b.MediaType &&
-		slices.Equal(a.Types, b.Types) && slices.Equal(a.Values, b.Values)
 }
