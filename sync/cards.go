@@ -46,26 +46,38 @@ func (r *reader) close() error {
 // is returned.
 func (s *Store) Cards(book string, uids []string, fn func(c *dirbook.Card, etag string) error) error {
 	return s.view(func(tx *bolt.Tx, read *atomic.Int64) error {
-		b := cardsBucket(tx, book)
-		if b == nil {
-			return nil
-		}
-		for _, uid := range uids {
-			v := b.Get([]byte(uid))
-			if v == nil {
-				continue
-			}
-			read.Add(int64(len(v)))
-			c, m, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("sync: book %q: card %q: %w", book, uid, err)
-			}
-			if err := fn(c, m.etag); err != nil {
-				return err
-			}
-		}
-		return nil
+		return eachCard(tx, read, book, uids, nil, fn)
 	})
+}
+
+// eachCard calls fn with the content and ETag of the card of each of uids
+// in book in tx, adding the bytes read to read. For a UID the book does
+// not hold it calls missing, if not nil, and stops at its error.
+func eachCard(tx *bolt.Tx, read *atomic.Int64, book string, uids []string, missing func(uid string) error, fn func(c *dirbook.Card, etag string) error) error {
+	b := cardsBucket(tx, book)
+	for _, uid := range uids {
+		var v []byte
+		if b != nil {
+			v = b.Get([]byte(uid))
+		}
+		if v == nil {
+			if missing != nil {
+				if err := missing(uid); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		read.Add(int64(len(v)))
+		c, m, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("sync: book %q: card %q: %w", book, uid, err)
+		}
+		if err := fn(c, m.etag); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Card returns the content and ETag of the card uid of book as the file
@@ -99,25 +111,10 @@ func (s *Store) publishedCards(base uint64, book string, uids []string, fn func(
 		if meta := tx.Bucket(bucketMeta); meta == nil || getUint(meta, keyRevision) != base {
 			return fmt.Errorf("sync: %s was published again while planning against revision %d; plan again", s.path, base)
 		}
-		b := cardsBucket(tx, book)
-		for _, uid := range uids {
-			var v []byte
-			if b != nil {
-				v = b.Get([]byte(uid))
-			}
-			if v == nil {
-				return fmt.Errorf("sync: book %q: published card %q missing from %s", book, uid, s.path)
-			}
-			read.Add(int64(len(v)))
-			c, _, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("sync: book %q: card %q: %w", book, uid, err)
-			}
-			if err := fn(c); err != nil {
-				return err
-			}
+		missing := func(uid string) error {
+			return fmt.Errorf("sync: book %q: published card %q missing from %s", book, uid, s.path)
 		}
-		return nil
+		return eachCard(tx, read, book, uids, missing, func(c *dirbook.Card, _ string) error { return fn(c) })
 	})
 }
 
