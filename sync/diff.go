@@ -122,3 +122,9 @@ func render(ps []*dirbook.Prop, params bool) []string {
 	}
 	return out
 }
+
+// sameProp reports whether a and b are the same property.
+func sameProp(a, b *dirbook.Prop) bool {
+	return a.Field == b.Field && a.Name == b.Name && a.Pref == b.Pref && a.MediaType == b.MediaType &&
+		slices.Equal(a.Types, b.Types) && slices.Equal(a.Values, b.Values)
+}

@@ -1,8 +1,6 @@
 package sync
 
 import (
-	"slices"
-
 	"github.com/dirbook/dirbook"
 )
 
@@ -30,9 +28,4 @@ func sameCard(a, b *dirbook.Card) bool {
 		}
 	}
 	return true
-}
-
-func sameProp(a, b *dirbook.Prop) bool {
-	return a.Field == b.Field && a.Name == b.Name && a.Pref == b.Pref && a.MediaType == b.MediaType &&
-		slices.Equal(a.Types, b.Types) && slices.Equal(a.Values, b.Values)
 }
