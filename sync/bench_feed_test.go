@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dirbook/dirbook"
+	"github.com/dirbook/dirbook/internal/benchmark"
 	dirsync "github.com/dirbook/dirbook/sync"
 )
 
@@ -77,7 +78,7 @@ func changedEntries(tb testing.TB, path string) []dirsync.Change {
 func BenchmarkFeed100k(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	photos := benchPhotos(b, 64)
+	photos := benchmark.Photos(64)
 	v0, v1 := filepath.Join(dir, "v0.ldif"), filepath.Join(dir, "v1.ldif")
 	writeBenchLDIF(b, v0, benchPeople, false, photos)
 	writeBenchLDIF(b, v1, benchPeople, true, photos)

@@ -2,13 +2,8 @@ package sync_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -16,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/dirbook/dirbook/internal/benchmark"
 	"github.com/dirbook/dirbook/ldap"
 	"github.com/dirbook/dirbook/mapping"
 	dirsync "github.com/dirbook/dirbook/sync"
@@ -37,26 +33,6 @@ const (
 	benchPeople  = 100_000
 	benchChanged = 100
 )
-
-// benchPhotos returns distinct small JPEGs of about 2 KB each.
-func benchPhotos(tb testing.TB, n int) []string {
-	tb.Helper()
-	out := make([]string, n)
-	for k := range out {
-		img := image.NewRGBA(image.Rect(0, 0, 48, 48))
-		for y := range 48 {
-			for x := range 48 {
-				img.Set(x, y, color.RGBA{uint8(x*5 + k*17), uint8(y*5 + k*29), uint8((x ^ y) * 3), 255})
-			}
-		}
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
-			tb.Fatal(err)
-		}
-		out[k] = base64.StdEncoding.EncodeToString(buf.Bytes())
-	}
-	return out
-}
 
 // writeBenchLDIF writes the directory: n people below
 // ou=people,dc=nordlicht,dc=example, one in ten with a photo, one in a
@@ -157,7 +133,7 @@ func reportPeakRSS(b *testing.B) {
 func BenchmarkFullSync100k(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	photos := benchPhotos(b, 64)
+	photos := benchmark.Photos(64)
 	v0 := filepath.Join(dir, "v0.ldif")
 	writeBenchLDIF(b, v0, benchPeople, false, photos)
 	m := demoMapper(b)

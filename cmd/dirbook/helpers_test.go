@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	dirsync "github.com/dirbook/dirbook/sync"
 )
 
 // requireTool returns the path of an external program the test drives. The
@@ -151,20 +149,11 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
-// storeRevision opens the store of a config read-only and returns the
-// number of its published revision.
+// storeRevision returns the number of the published revision of a
+// config's store.
 func storeRevision(t testing.TB, config string) uint64 {
 	t.Helper()
-	cfg, err := LoadConfig(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := dirsync.OpenReadOnly(cfg.resolve(cfg.Store.Path), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	return st.Current().Number
+	return openStore(t, config).Number
 }
 
 // dropEngineering edits the demo directory of the config copy config so

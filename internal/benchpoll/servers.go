@@ -9,9 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
@@ -364,7 +361,7 @@ mapping:
 	w := bufio.NewWriterSize(f, 1<<20)
 	var pics []string
 	if photos {
-		pics = jpegs(256)
+		pics = benchmark.Photos(256)
 	}
 	for i := range n {
 		writePerson(w, i, pics)
@@ -437,23 +434,6 @@ func asciiLower(s string) string {
 }
 
 var mailSpelling = strings.NewReplacer("ü", "ue", "ö", "oe", "ø", "oe", "ë", "e", "è", "e", "é", "e", "ı", "i", "í", "i", "ç", "c", "á", "a")
-
-// jpegs returns n distinct 48×48 JPEGs of about 2 KB each, base64-encoded.
-func jpegs(n int) []string {
-	out := make([]string, n)
-	for k := range out {
-		img := image.NewRGBA(image.Rect(0, 0, 48, 48))
-		for y := range 48 {
-			for x := range 48 {
-				img.Set(x, y, color.RGBA{uint8(x*5 + k*17), uint8(y*5 + k*29), uint8((x ^ y) * 3), 255})
-			}
-		}
-		var buf bytes.Buffer
-		jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
-		out[k] = base64.StdEncoding.EncodeToString(buf.Bytes())
-	}
-	return out
-}
 
 // unescapeName returns the file name a card's href ends in.
 func unescapeName(href string) string {
