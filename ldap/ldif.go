@@ -266,7 +266,18 @@ func mayBeGroup(rec []byte) bool {
 			v = append(bytes.Clone(bytes.TrimRight(v, "\r")), cont[1:]...)
 			rec = rest
 		}
-		if bytes.Contains(bytes.ToLower(v), []byte("group")) {
+		if containsFold(v, "group") {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether b contains the lower-case ASCII word w in
+// any case, without copying b.
+func containsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		if bytes.EqualFold(b[i:i+len(w)], []byte(w)) {
 			return true
 		}
 	}
