@@ -91,6 +91,8 @@ type Result struct {
 	// Timed reports whether a future condition read the clock: the same
 	// entry may map differently at another time.
 	Timed bool
+
+	mem *resultMem // for MapTo
 }
 
 // Warning reports a value dropped while mapping an entry.
@@ -142,24 +144,62 @@ func (m *Mapper) Readable(e *dirbook.Entry) []string {
 // without those the person is left out of the book with a warning.
 func (m *Mapper) Map(e *dirbook.Entry) *Result {
 	var res *Result
-	var cards []dirbook.Card // made on first use when nil
 	if len(m.books) <= len(resultCards{}.cards) {
 		rc := new(resultCards)
-		res, cards = &rc.Result, rc.cards[:0:len(m.books)]
+		res = &rc.Result
+		res.mem = &rc.mem
+		res.mem.cards = rc.cards[:0:len(m.books)]
 	} else {
 		res = new(Result)
 	}
-	res.Cards = make(map[string]*dirbook.Card, len(m.books))
+	m.mapTo(res, e, false)
+	return res
+}
+
+// MapTo is Map writing into res, which it empties first. The cards, their
+// properties and lists of values reuse the memory of res's earlier
+// results, which must no longer be in use; so do res.Cards and
+// res.Warnings. A caller mapping many people in turn, like a sync, gives
+// each of them the same Result and allocates little.
+func (m *Mapper) MapTo(res *Result, e *dirbook.Entry) {
+	m.mapTo(res, e, true)
+}
+
+// mapTo fills res; with reuse set, res.mem's slices are emptied and
+// written over.
+func (m *Mapper) mapTo(res *Result, e *dirbook.Entry, reuse bool) {
+	if res.mem == nil {
+		res.mem = new(resultMem)
+	}
+	mem := res.mem
+	if reuse {
+		clear(res.Cards)
+		res.Excluded, res.Timed = "", false
+		res.Warnings = res.Warnings[:0]
+		clear(mem.cards)
+		mem.cards = mem.cards[:0]
+		if cap(mem.cards) < len(m.books) {
+			mem.cards = make([]dirbook.Card, 0, len(m.books))
+		}
+		clear(mem.scratch)
+		clear(mem.strs)
+		mem.scratch, mem.strs = mem.scratch[:0], mem.strs[:0]
+	} else {
+		mem.scratch, mem.strs = nil, nil
+	}
+	if res.Cards == nil {
+		res.Cards = make(map[string]*dirbook.Card, len(m.books))
+	}
 	switch {
 	case e == nil:
 		res.Excluded = "no entry"
-		return res
+		return
 	case e.Invalid != "":
 		res.Excluded = e.Invalid
-		return res
+		return
 	case e.ID == "":
 		res.Excluded = "no id"
-		return res
+		return
 	}
 	v := env{e: e, clock: m.now, warn: &res.Warnings}
 	if m.exclude != nil && m.exclude.match(&v) {
@@ -169,7 +209,7 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 		why, _ := m.exclude.why(&quiet)
 		res.Excluded = "excluded by mapping.exclude: " + why
 		res.Timed = v.haveNow || quiet.haveNow
-		return res
+		return
 	}
 
 	var s *mapState // on first use, shared by books
@@ -178,9 +218,9 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 			continue
 		}
 		if s == nil {
-			s = m.newMapState()
-			if cards == nil {
-				cards = make([]dirbook.Card, 0, len(m.books))
+			s = m.newMapState(mem)
+			if mem.cards == nil {
+				mem.cards = make([]dirbook.Card, 0, len(m.books))
 			}
 		}
 		n := 0
@@ -216,21 +256,30 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 				}
 			}
 		}
-		cards = append(cards, dirbook.Card{UID: e.ID, Props: props})
-		res.Cards[b.ID] = &cards[len(cards)-1]
+		mem.cards = append(mem.cards, dirbook.Card{UID: e.ID, Props: props})
+		res.Cards[b.ID] = &mem.cards[len(mem.cards)-1]
 	}
 	if s != nil {
-		s.release()
+		s.release(mem)
 	}
 	res.Timed = v.haveNow
-	return res
 }
 
 // resultCards is a Result with room for the cards of up to two books:
 // Map makes both in one allocation.
 type resultCards struct {
 	Result
+	mem   resultMem
 	cards [2]dirbook.Card
+}
+
+// resultMem holds the memory of a Result's cards: the cards (never
+// grown while a Result is filled, as Result.Cards points into it), their
+// properties and the block of their values. MapTo reuses it.
+type resultMem struct {
+	cards   []dirbook.Card
+	scratch []dirbook.Prop
+	strs    []string
 }
 
 // mapState holds what one Map computes once and shares between books:
@@ -283,18 +332,25 @@ type fieldValue struct {
 
 var mapStates = sync.Pool{New: func() any { return new(mapState) }}
 
-func (m *Mapper) newMapState() *mapState {
+// newMapState returns a mapState that starts from mem's properties and
+// values, empty or nil.
+func (m *Mapper) newMapState(mem *resultMem) *mapState {
 	s := mapStates.Get().(*mapState)
 	s.values = slices.Grow(s.values[:0], len(m.fields))[:len(m.fields)]
-	s.scratch = make([]dirbook.Prop, 0, len(m.fields))
+	s.scratch = mem.scratch
+	if s.scratch == nil {
+		s.scratch = make([]dirbook.Prop, 0, len(m.fields))
+	}
+	s.strs = mem.strs
 	s.hint = m.valueHint
 	return s
 }
 
-// release returns s to the pool, without the properties and strings:
-// the cards keep them.
-func (s *mapState) release() {
+// release gives the properties and the last block of values to mem,
+// whose cards hold them, and returns s to the pool.
+func (s *mapState) release(mem *resultMem) {
 	clear(s.values)
+	mem.scratch, mem.strs = s.scratch, s.strs
 	s.scratch = nil
 	s.strs = nil
 	mapStates.Put(s)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -299,11 +300,23 @@ func TestPrivacyProperty(t *testing.T) {
 		if len(problems) > 0 {
 			t.Fatalf("seed %d: random rules do not compile: %v", seed, problems)
 		}
+		var reused Result // MapTo must give what Map gives, person after person
 		for i := range 40 {
 			e, tokens := g.person(i)
 			checkPrivacy(t, seed, m, w, e, tokens)
+			m.MapTo(&reused, e)
+			if want := m.Map(e); !sameResult(&reused, want) {
+				t.Errorf("seed %d: %s: MapTo gives %+v, Map %+v", seed, e.ID, reused, *want)
+			}
 		}
 	}
+}
+
+// sameResult reports whether a and b hold the same cards, exclusion and
+// warnings; no warnings and an empty list of them are the same.
+func sameResult(a, b *Result) bool {
+	return reflect.DeepEqual(a.Cards, b.Cards) && a.Excluded == b.Excluded && a.Timed == b.Timed &&
+		len(a.Warnings) == len(b.Warnings) && (len(a.Warnings) == 0 || reflect.DeepEqual(a.Warnings, b.Warnings))
 }
 
 func checkPrivacy(t *testing.T, seed uint64, m *Mapper, w *privacyWorld, e *dirbook.Entry, tokens map[string]string) {

@@ -48,8 +48,9 @@ type Source interface {
 type Mapper interface {
 	// Books lists the configured books in configuration order.
 	Books() []dirbook.Book
-	// Map returns the cards an entry yields per book.
-	Map(*dirbook.Entry) *mapping.Result
+	// MapTo writes the cards an entry yields per book into a Result,
+	// reusing the memory of the Result's earlier contents.
+	MapTo(*mapping.Result, *dirbook.Entry)
 	// Readable lists the IDs of the books the entry's person may read.
 	Readable(*dirbook.Entry) []string
 }

@@ -69,6 +69,8 @@ func (m *fakeMapper) has(id string) bool {
 	return false
 }
 
+func (m *fakeMapper) MapTo(res *mapping.Result, e *dirbook.Entry) { *res = *m.Map(e) }
+
 func (m *fakeMapper) Map(e *dirbook.Entry) *mapping.Result {
 	res := &mapping.Result{Cards: map[string]*dirbook.Card{}}
 	if m.dropUnder != "" && strings.HasSuffix(dirbook.NormalizeDN(e.DN), ","+m.dropUnder) {

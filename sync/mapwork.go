@@ -177,12 +177,13 @@ func (e *Engine) startMapping(ctx context.Context, base *dirbook.Revision) *mapP
 	}
 	for range n {
 		mp.wg.Go(func() {
+			var res mapping.Result // reused: MapTo writes over the last person's cards
 			for batch := range mp.jobs {
 				if mp.ctx.Err() != nil {
 					continue // Plan fails; drain the queue
 				}
 				for _, ps := range batch {
-					mp.mapOne(ps)
+					mp.mapOne(ps, &res)
 				}
 				mp.mapped.Add(int64(len(batch)))
 			}
@@ -253,20 +254,19 @@ func (mp *mapPool) handOver(p *Plan, err error) (*Plan, error) {
 	return p, err
 }
 
-// mapOne maps ps. A card identical to the published one is replaced by
-// it, so that the new copy is freed at once: a sync without changes then
-// holds no second set of cards.
-func (mp *mapPool) mapOne(ps *person) {
+// mapOne maps ps into res, whose earlier contents it writes over. A card
+// identical to the published one is replaced by it, so that the new copy
+// is freed at once: a sync without changes then holds no second set of
+// cards. Nothing of res is kept: the cards are encoded, the warnings
+// copied.
+func (mp *mapPool) mapOne(ps *person, res *mapping.Result) {
 	e := mp.e
 	ps.digest, ps.digested = entryDigest(ps.entry), true
 	if r, ok := mp.reuse[ps.id]; ok && r.digest == ps.digest {
 		mp.reuseOne(ps, r)
 		return
 	}
-	res := e.mapper.Map(ps.entry)
-	if res == nil {
-		res = &mapping.Result{}
-	}
+	e.mapper.MapTo(res, ps.entry)
 	ps.remap = len(res.Warnings) > 0 || res.Timed
 	for i, b := range mp.books {
 		c := res.Cards[b.ID]
@@ -287,7 +287,10 @@ func (mp *mapPool) mapOne(ps *person) {
 		}
 		ps.cards[i] = enc
 	}
-	ps.excluded, ps.warnings = res.Excluded, res.Warnings
+	ps.excluded = res.Excluded
+	if len(res.Warnings) > 0 {
+		ps.warnings = slices.Clone(res.Warnings)
+	}
 	mp.readable(ps)
 }
 

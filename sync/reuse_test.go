@@ -22,10 +22,10 @@ func newCountingMapper() *countingMapper {
 	return &countingMapper{fakeMapper: newFakeMapper(), ids: make(chan string, 100)}
 }
 
-func (m *countingMapper) Map(e *dirbook.Entry) *mapping.Result {
+func (m *countingMapper) MapTo(res *mapping.Result, e *dirbook.Entry) {
 	m.calls.Add(1)
 	m.ids <- e.ID
-	return m.fakeMapper.Map(e)
+	m.fakeMapper.MapTo(res, e)
 }
 
 // mapped returns the sorted IDs mapped since the last call.
