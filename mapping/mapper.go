@@ -160,7 +160,8 @@ func (m *Mapper) Map(e *dirbook.Entry) *Result {
 // properties and lists of values reuse the memory of res's earlier
 // results, which must no longer be in use; so do res.Cards and
 // res.Warnings. A caller mapping many people in turn, like a sync, gives
-// each of them the same Result and allocates little.
+// each of them the same Result and allocates little. Calls with different
+// Results may run concurrently.
 func (m *Mapper) MapTo(res *Result, e *dirbook.Entry) {
 	m.mapTo(res, e, true)
 }
