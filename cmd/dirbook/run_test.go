@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,5 +86,64 @@ func TestHashPassword(t *testing.T) {
 	err = run(t.Context(), []string{"hash-password"}, strings.NewReader(""), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "no password") {
 		t.Errorf("hash-password with empty stdin: error %v, want one about no password", err)
+	}
+}
+
+// TestCheckWarnings checks that check warns about a book whose rules
+// match nobody and an attribute the rules read that no entry has, in the
+// whole directory and, with --probe, in a sample of it.
+func TestCheckWarnings(t *testing.T) {
+	config := demoCopy(t)
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), "    - name: photo\n", `    - name: room
+      property: NOTE
+      from: [dirbookRoomNumber]
+    - name: photo
+`, 1)
+	edited += `    - id: board
+      name: Board
+      include:
+        member_of:
+          - cn=board,ou=groups,dc=nordlicht,dc=example
+      readers:
+        member_of:
+          - cn=board,ou=groups,dc=nordlicht,dc=example
+      fields: [fn, room]
+`
+	if err := os.WriteFile(config, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args     []string
+		sample   string
+		read     string
+		unwanted []string // warnings that would be wrong
+	}{
+		{nil, "", "3 book(s), 60 people read", []string{"book colleagues:", "book partners:", "attribute mail "}},
+		// The first five entries are employees: the sample has no partner.
+		{[]string{"--probe=5"}, " in the sample", "3 book(s), 5 people read", []string{"book colleagues:", "attribute mail "}},
+	} {
+		res := runDirbook(t, append([]string{"check", "--config", config}, tc.args...)...)
+		if res.code != codeOK {
+			t.Fatalf("check %v: exit code %d\n%s%s", tc.args, res.code, res.stdout, res.stderr)
+		}
+		for _, want := range []string{
+			"warning: no entry" + tc.sample + " has the attribute dirbookRoomNumber that the rules read\n",
+			"warning: book board: include matches nobody" + tc.sample + "\n",
+			"warning: book board: readers matches nobody" + tc.sample + " ",
+			"OK: 1 source(s), " + tc.read + "\n",
+		} {
+			if !strings.Contains(res.stdout, want) {
+				t.Errorf("check %v printed\n%s\nwant a line with %q", tc.args, res.stdout, want)
+			}
+		}
+		for _, unwanted := range tc.unwanted {
+			if strings.Contains(res.stdout, unwanted) {
+				t.Errorf("check %v printed\n%s\nwith %q, which the directory has", tc.args, res.stdout, unwanted)
+			}
+		}
 	}
 }
