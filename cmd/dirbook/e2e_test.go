@@ -263,10 +263,16 @@ func TestDryRunThenSync(t *testing.T) {
 		"Neele Neumann",
 		"+4930555123",
 		"Tim Koch",
+		// Neele's mobile number is too short: reported and dropped.
+		"\nwarnings:\n",
+		"\n  uid=neele.neumann,ou=people,dc=nordlicht,dc=example: mobile: value 1 of mobile is not a valid phone number\n",
 	} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, res.stdout)
 		}
+	}
+	if strings.Contains(res.stdout, "0170 12") || strings.Contains(res.stdout, "+4917012") {
+		t.Errorf("dry run output shows the invalid number:\n%s", res.stdout)
 	}
 	if rev := storeRevision(t, config); rev != 1 {
 		t.Errorf("store revision after dry run = %d, want 1 (nothing written)", rev)
@@ -457,6 +463,7 @@ givenName: Neele
 o: Nordlicht GmbH
 ou: Engineering
 mail: neele.neumann@nordlicht.example
+mobile: 0170 12
 entryUUID: 0b7e6c1a-3f0e-4c7b-9a55-5b1e0a6f0001
 `
 	// Changed: a work phone.
