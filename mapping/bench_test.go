@@ -113,10 +113,10 @@ func benchPeople(b *testing.B, n int, photos bool) []*dirbook.Entry {
 
 // BenchmarkMapAndEncode maps people and renders each of their cards as a
 // vCard 3.0, as a sync followed by serving every card once does. Like a
-// sync, it maps everyone into one Result. The
-// phone numbers and photos are known from an earlier sync (cache hits):
-// photo scaling happens once per photo change, not once per sync. It
-// reports people per second; run with -cpu 1 for one core.
+// sync, it maps everyone into one Result. The phone numbers and photos
+// are known from an earlier sync (cache hits): photo scaling happens once
+// per photo change, not once per sync. It reports people per second; run
+// with -cpu 1 for one core.
 func BenchmarkMapAndEncode(b *testing.B) {
 	for _, bb := range []struct {
 		name   string
