@@ -120,6 +120,7 @@ const (
 type Handler struct {
 	store     Store
 	auth      Authenticator
+	authFrom  addrAuthenticator // auth, if it takes the client's address
 	paths     paths
 	logger    *slog.Logger
 	challenge string
@@ -154,9 +155,11 @@ func NewHandler(store Store, auth Authenticator, opts *Options) *Handler {
 	if realm == "" {
 		realm = defaultRealm
 	}
+	authFrom, _ := auth.(addrAuthenticator)
 	h := &Handler{
 		store:     store,
 		auth:      auth,
+		authFrom:  authFrom,
 		paths:     paths{prefix: prefix},
 		logger:    logger,
 		challenge: `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `", charset="UTF-8"`,
@@ -303,17 +306,7 @@ func (h *Handler) serve(ex *exchange) {
 		h.unauthorized(w)
 		return
 	}
-	var login string
-	var err error
-	if aa, ok := h.auth.(addrAuthenticator); ok {
-		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
-		if splitErr != nil {
-			host = r.RemoteAddr
-		}
-		login, err = aa.AuthenticateFrom(r.Context(), user, password, host)
-	} else {
-		login, err = h.auth.Authenticate(r.Context(), user, password)
-	}
+	login, err := h.authenticate(r, user, password)
 	switch {
 	case errors.Is(err, dirbook.ErrUnauthorized), err == nil && login == "":
 		ex.kind = kindUnauthorized
@@ -347,6 +340,19 @@ func (h *Handler) serve(ex *exchange) {
 	ex.kind = kindMethodNotAllowed
 	w.Header().Set("Allow", allowedMethods)
 	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+}
+
+// authenticate checks the credentials of r, with the client's address
+// (without its port) when the Authenticator takes it.
+func (h *Handler) authenticate(r *http.Request, user, password string) (string, error) {
+	if h.authFrom == nil {
+		return h.auth.Authenticate(r.Context(), user, password)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return h.authFrom.AuthenticateFrom(r.Context(), user, password, host)
 }
 
 // hasDotSegment reports whether the decoded path p has a "." or ".."
@@ -411,13 +417,11 @@ func (h *Handler) serveRead(ex *exchange) {
 		rev = &dirbook.Revision{}
 	}
 	v := &view{h: h, rev: rev, login: ex.login}
-	if (t.kind == kindBook || t.kind == kindObject) && v.book(t.book) == nil {
-		http.NotFound(w, r)
-		return
-	}
-	if t.kind == kindObject && v.book(t.book).Cards[t.uid] == nil {
-		http.NotFound(w, r)
-		return
+	if t.kind == kindBook || t.kind == kindObject {
+		if bs := v.book(t.book); bs == nil || t.kind == kindObject && bs.Cards[t.uid] == nil {
+			http.NotFound(w, r)
+			return
+		}
 	}
 
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
