@@ -453,6 +453,16 @@ func (c *respCtx) status(href, uid, status string) {
 	c.x.s("</D:status></D:response>\n")
 }
 
+// truncated writes the 507 response of the collection at href that says
+// the request's limit cut the answer short (RFC 6352 section 8.6.1, RFC
+// 6578 section 3.6).
+func (c *respCtx) truncated(href string) {
+	c.x.s("<D:response><D:href>")
+	c.x.s(href)
+	c.x.s("</D:href><D:status>HTTP/1.1 507 Insufficient Storage</D:status>" +
+		"<D:error><D:number-of-matches-within-limits/></D:error></D:response>\n")
+}
+
 // writeMember writes the escaped path segment of the card with the given
 // UID.
 func writeMember(x *xmlWriter, uid string) {

@@ -136,12 +136,12 @@ func (h *Handler) query(ex *exchange, v *view, bs *dirbook.BookState, rep *repor
 			continue
 		}
 		if len(rep.query.PropFilters) > 0 {
-			content, _, err := v.h.load(bs.ID, uid)
+			content, _, err := h.load(bs.ID, uid)
 			if errors.Is(err, errGone) {
 				continue
 			}
 			if err != nil {
-				v.h.logger.Warn("carddav: cannot read card", logKeyError, err)
+				h.logger.Warn("carddav: cannot read card", logKeyError, err)
 				continue
 			}
 			if !matchQuery(&rep.query, mapping.VCard(content, defaultVersion)) {
@@ -149,10 +149,7 @@ func (h *Handler) query(ex *exchange, v *view, bs *dirbook.BookState, rep *repor
 			}
 		}
 		if rep.limit > 0 && matched == rep.limit {
-			x.s("<D:response><D:href>")
-			x.s(href)
-			x.s("</D:href><D:status>HTTP/1.1 507 Insufficient Storage</D:status>" +
-				"<D:error><D:number-of-matches-within-limits/></D:error></D:response>\n")
+			c.truncated(href)
 			break
 		}
 		matched++

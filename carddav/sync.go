@@ -273,10 +273,7 @@ func (h *Handler) syncCollection(ex *exchange, v *view, bs *dirbook.BookState, r
 				if full {
 					next.mode, next.rev = modeFull, seen
 				}
-				x.s("<D:response><D:href>")
-				x.s(href)
-				x.s("</D:href><D:status>HTTP/1.1 507 Insufficient Storage</D:status>" +
-					"<D:error><D:number-of-matches-within-limits/></D:error></D:response>\n")
+				c.truncated(href)
 				break
 			}
 			if sent%checkEvery == 0 && (x.failed() || ctx.Err() != nil) {
