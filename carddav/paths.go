@@ -149,18 +149,3 @@ func (p paths) parse(reqPath string) (t target, ok bool) {
 	t.kind = kindObject
 	return t, true
 }
-
-// canonical returns the canonical path of t as the login sees it.
-func (p paths) canonical(t target) string {
-	switch t.kind {
-	case kindPrincipal:
-		return p.principal(t.user)
-	case kindHomeSet:
-		return p.homeSet(t.user)
-	case kindBook:
-		return p.book(t.user, t.book)
-	case kindObject:
-		return p.object(t.user, t.book, t.uid)
-	}
-	return p.root()
-}
