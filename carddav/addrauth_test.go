@@ -3,8 +3,6 @@ package carddav_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -33,7 +31,7 @@ func (a *addrAuth) AuthenticateFrom(ctx context.Context, user, password, addr st
 func TestAuthenticateFrom(t *testing.T) {
 	auth := &addrAuth{}
 	store := &memStore{rev: testRevision()}
-	h := carddav.NewHandler(store, auth, &carddav.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := carddav.NewHandler(store, auth, &carddav.Options{Logger: discardLogger()})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, tc := range []struct {

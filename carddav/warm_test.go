@@ -2,8 +2,6 @@ package carddav_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/dirbook/dirbook/carddav"
@@ -13,7 +11,7 @@ import (
 // then find them in the cache.
 func TestWarm(t *testing.T) {
 	store := &memStore{rev: testRevision()}
-	h := carddav.NewHandler(store, newAppPasswords(t), &carddav.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := carddav.NewHandler(store, newAppPasswords(t), &carddav.Options{Logger: discardLogger()})
 	want := 0
 	for _, b := range store.rev.Books {
 		want += len(b.UIDs)
@@ -26,7 +24,7 @@ func TestWarm(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	off := carddav.NewHandler(store, newAppPasswords(t), &carddav.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	off := carddav.NewHandler(store, newAppPasswords(t), &carddav.Options{Logger: discardLogger()})
 	if got := off.Warm(ctx, store.rev); got != 0 {
 		t.Errorf("Warm with a cancelled context rendered %d cards, want 0", got)
 	}
