@@ -78,15 +78,7 @@ func (b *bench) measureMemory(ctx context.Context) (*memoryResult, error) {
 	}
 	got := 0
 	for chunk := range slices.Chunk(hrefs, multigetChunk) {
-		var sb strings.Builder
-		sb.WriteString(multigetHead)
-		for _, h := range chunk {
-			sb.WriteString("<href>")
-			xml.EscapeText(&sb, []byte(h))
-			sb.WriteString("</href>")
-		}
-		sb.WriteString(multigetTail)
-		status, body, err := do(ctx, c, t, "REPORT", t.url, "0", sb.String(), true)
+		status, body, err := do(ctx, c, t, "REPORT", t.url, "0", multigetBody(chunk), true)
 		if err != nil {
 			return nil, err
 		}

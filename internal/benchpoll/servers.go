@@ -104,38 +104,35 @@ func (b *bench) start(ctx context.Context, name string, cmd *exec.Cmd, ready fun
 		close(p.done)
 	}()
 	if ready == nil {
-		go func() { urls <- probe }()
+		// The server is ready when it answers HTTP at all. The probing
+		// ends with the process or ctx at the latest.
+		go func() {
+			for {
+				if resp, err := http.Get(probe); err == nil {
+					resp.Body.Close()
+					urls <- probe
+					return
+				}
+				select {
+				case <-p.done:
+					return
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}()
 	}
-	deadline := time.After(5 * time.Minute)
 	select {
 	case p.url = <-urls:
+		return p, nil
 	case <-p.done:
 		return nil, fmt.Errorf("%s ended before serving:\n%s", name, p.output())
-	case <-deadline:
+	case <-time.After(5 * time.Minute):
 		return nil, fmt.Errorf("%s did not serve within 5 minutes:\n%s", name, p.output())
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if ready == nil {
-		// Wait until the server answers HTTP at all.
-		for {
-			resp, err := http.Get(p.url)
-			if err == nil {
-				resp.Body.Close()
-				break
-			}
-			select {
-			case <-p.done:
-				return nil, fmt.Errorf("%s ended before serving:\n%s", name, p.output())
-			case <-deadline:
-				return nil, fmt.Errorf("%s did not serve within 5 minutes:\n%s", name, p.output())
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-	return p, nil
 }
 
 // buildDirbook builds cmd/dirbook into dir and returns its path and the
