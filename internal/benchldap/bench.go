@@ -17,7 +17,6 @@ import (
 	"github.com/dirbook/dirbook"
 	"github.com/dirbook/dirbook/internal/benchmark"
 	"github.com/dirbook/dirbook/internal/slapdtest"
-	"github.com/dirbook/dirbook/ldap"
 	"github.com/dirbook/dirbook/mapping"
 	"go.yaml.in/yaml/v3"
 )
@@ -35,12 +34,12 @@ type bench struct {
 	server     *slapdtest.Server
 	versions   string // of slapd and ldapsearch
 	load       time.Duration
-	attributes []string // dirbook asks for these
+	attributes []string   // dirbook asks for these
+	spec       *childSpec // what dirbook reads, and where the child publishes
 
 	searches []readResult // ldapsearch's runs
 	reads    []readResult // dirbook's runs
 	publish  *childResult
-	childErr string // the child's stderr when it failed
 }
 
 // readResult is one timed full read.
@@ -94,10 +93,17 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// As cmd/dirbook asks: every user attribute, those the rules read
-	// (operational ones are only returned when named), the login
-	// attribute.
-	b.attributes = append(append([]string{"*"}, m.Attributes()...), "uid")
+	b.attributes = attributes(m)
+	b.spec = &childSpec{
+		URL:      b.server.URL,
+		BindDN:   b.server.ReaderDN,
+		Password: b.server.ReaderPassword,
+		Base:     b.server.BaseDN,
+		Filter:   peopleFilter,
+		PageSize: b.opts.pageSize,
+		Rules:    rules,
+		Store:    filepath.Join(work, "dirbook.db"),
+	}
 
 	n, err := b.countLDAPSearch(ctx)
 	if err != nil {
@@ -121,16 +127,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 
 	b.logf("dirbook read, map and publish, in a child process")
-	b.publish, err = b.runChild(ctx, &childSpec{
-		URL:      b.server.URL,
-		BindDN:   b.server.ReaderDN,
-		Password: b.server.ReaderPassword,
-		Base:     b.server.BaseDN,
-		Filter:   peopleFilter,
-		PageSize: b.opts.pageSize,
-		Rules:    rules,
-		Store:    filepath.Join(work, "dirbook.db"),
-	})
+	b.publish, err = b.runChild(ctx, b.spec)
 	if err != nil {
 		return err
 	}
@@ -191,18 +188,7 @@ func (b *bench) ldapsearch(ctx context.Context) (readResult, error) {
 
 // read times dirbook reading every person.
 func (b *bench) read(ctx context.Context) (readResult, error) {
-	s := b.server
-	src, err := ldap.New(&ldap.Options{
-		Name:              "bench",
-		URL:               s.URL,
-		AllowInsecureBind: true,
-		BindDN:            s.ReaderDN,
-		BindPassword:      ldap.Secret(s.ReaderPassword),
-		Base:              s.BaseDN,
-		Filter:            peopleFilter,
-		Attributes:        b.attributes,
-		PageSize:          b.opts.pageSize,
-	})
+	src, err := b.spec.source(b.attributes)
 	if err != nil {
 		return readResult{}, err
 	}
@@ -264,6 +250,13 @@ fields:
       member_of: ["EMPLOYEES"]
     fields: [fn, n, title, email, work_phone]
 `, "EMPLOYEES", employees)
+}
+
+// attributes returns the attributes dirbook asks for with the mapping m,
+// as cmd/dirbook does: every user attribute, those the rules read
+// (operational ones are only returned when named), the login attribute.
+func attributes(m *mapping.Mapper) []string {
+	return append(append([]string{"*"}, m.Attributes()...), "uid")
 }
 
 // compileRules compiles the YAML mapping rules text.

@@ -33,6 +33,22 @@ type childSpec struct {
 	Store                               string // path of the new bbolt store
 }
 
+// source returns the source that reads the people sp names, asking for
+// attrs.
+func (sp *childSpec) source(attrs []string) (*ldap.Source, error) {
+	return ldap.New(&ldap.Options{
+		Name:              "bench",
+		URL:               sp.URL,
+		AllowInsecureBind: true,
+		BindDN:            sp.BindDN,
+		BindPassword:      ldap.Secret(sp.Password),
+		Base:              sp.Base,
+		Filter:            sp.Filter,
+		Attributes:        attrs,
+		PageSize:          sp.PageSize,
+	})
+}
+
 // childResult is what the child measured.
 type childResult struct {
 	Entries     int            // people read
@@ -53,17 +69,7 @@ func runChild(ctx context.Context, spec string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src, err := ldap.New(&ldap.Options{
-		Name:              "bench",
-		URL:               sp.URL,
-		AllowInsecureBind: true,
-		BindDN:            sp.BindDN,
-		BindPassword:      ldap.Secret(sp.Password),
-		Base:              sp.Base,
-		Filter:            sp.Filter,
-		Attributes:        append(append([]string{"*"}, m.Attributes()...), "uid"),
-		PageSize:          sp.PageSize,
-	})
+	src, err := sp.source(attributes(m))
 	if err != nil {
 		return err
 	}
