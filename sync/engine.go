@@ -135,8 +135,10 @@ type Engine struct {
 	// fingerprint identifies the configuration the people index is made
 	// with (see RulesFingerprint).
 	fingerprint string
-	// firstUser maps each login of Users to the first User with it;
-	// personUsers the lower-case Person values to those users.
+	// persons holds the lower-case Person values of Users, firstUser
+	// the logins of Users. personUsers maps lower-case Person values to
+	// the users that come first with their login.
+	persons     map[string]bool
 	firstUser   map[string]bool
 	personUsers map[string][]User
 
@@ -188,14 +190,16 @@ func NewEngine(store *Store, sources []Source, m Mapper, opts *EngineOptions) *E
 			e.feeds[i] = f
 		}
 	}
+	e.persons = make(map[string]bool, len(e.users))
 	e.firstUser = make(map[string]bool, len(e.users))
 	e.personUsers = make(map[string][]User, len(e.users))
 	for _, u := range e.users {
+		k := strings.ToLower(u.Person)
+		e.persons[k] = true
 		if e.firstUser[u.Login] {
 			continue
 		}
 		e.firstUser[u.Login] = true
-		k := strings.ToLower(u.Person)
 		e.personUsers[k] = append(e.personUsers[k], u)
 	}
 	var rules string
@@ -350,36 +354,26 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 	}
 	pr.stage("plan")
 	for _, ps := range people {
-		for _, w := range ps.warnings {
-			p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: w.Field, Message: w.Message})
-		}
-		if ps.cards == nil {
-			continue
-		}
+		p.warnMapping(ps)
 		for i, b := range books {
-			id := b.ID
-			c := ps.cards[i]
-			if c == nil {
-				continue
+			c := ps.card(i)
+			switch {
+			case c == nil:
+			case c.uid == "":
+				p.leaveOut(ps, b.ID, "", "")
+			case newCards[i][c.uid] != nil:
+				p.leaveOut(ps, b.ID, c.uid, newCards[i][c.uid].dn)
+			default:
+				newCards[i][c.uid] = ps
 			}
-			if c.uid == "" {
-				ps.remap = true
-				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", id)})
-				continue
-			}
-			if other := newCards[i][c.uid]; other != nil {
-				ps.remap = true
-				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.uid, id, other.dn)})
-				continue
-			}
-			newCards[i][c.uid] = ps
 		}
 	}
 
-	// removal explains why a published card has no successor. byUID,
-	// built on first use, finds people still in other books.
+	// left finds the person a published card without successor was made
+	// from, if they are still in the directory. byUID, built on first
+	// use, finds people still in other books.
 	var byUID map[string]*person
-	removal := func(uid string) (reason, dn string) {
+	left := func(uid string) *person {
 		if byUID == nil {
 			byUID = make(map[string]*person)
 			for i := range books {
@@ -390,72 +384,33 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 				}
 			}
 		}
-		ps := byUID[uid]
-		if ps == nil {
-			ps = byID[st.entryID(uid)]
+		if ps := byUID[uid]; ps != nil {
+			return ps
 		}
-		switch {
-		case ps == nil:
-			return "no longer in the directory", ""
-		case ps.excluded != "":
-			if strings.HasPrefix(ps.excluded, "excluded") {
-				return ps.excluded, ps.dn
-			}
-			return "excluded: " + ps.excluded, ps.dn
-		default:
-			return "no longer matches book rules", ps.dn
-		}
+		return byID[st.entryID(uid)]
 	}
 
 	ch := &Changes{Base: base.Number, Books: make([]BookChanges, len(books))}
 	configured := make(map[string]bool, len(books))
 	for i, b := range books {
 		configured[b.ID] = true
-		bp := BookPlan{Book: b}
-		bc := BookChanges{Book: b}
 		old := base.Book(b.ID)
-		if old != nil {
-			prev := old.Book
-			bp.Previous = &prev
-			bp.Published = len(old.Cards)
+		d := newBookDraft(b, old)
+		for _, ps := range newCards[i] {
+			d.put(ps.cards[i], ps)
 		}
-		var changed []*encoded
-		for uid, ps := range newCards[i] {
-			c := ps.cards[i]
-			var prev *dirbook.StoredCard
-			if old != nil {
-				prev = old.Cards[uid]
-			}
-			switch {
-			case prev == nil:
-				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.fn, DN: ps.dn})
-			case prev.ETag != c.etag:
-				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.fn, DN: ps.dn})
-				changed = append(changed, c)
-			default:
-				continue
-			}
-			bc.Put = append(bc.Put, CardPut{enc: c, EntryID: ps.id})
-		}
-		var removed []string
 		if old != nil {
 			for _, uid := range old.UIDs {
-				if newCards[i][uid] != nil {
-					continue
+				if newCards[i][uid] == nil {
+					d.remove(uid, left(uid))
 				}
-				reason, dn := removal(uid)
-				bp.Removed = append(bp.Removed, CardChange{UID: uid, DN: dn, Reason: reason})
-				bc.Delete = append(bc.Delete, uid)
-				removed = append(removed, uid)
 			}
 		}
-		if err := e.describe(base.Number, b.ID, &bp, changed, removed); err != nil {
+		if err := e.finishBook(base.Number, d); err != nil {
 			return nil, err
 		}
-		slices.SortFunc(bc.Put, func(a, b CardPut) int { return cmp.Compare(a.uid(), b.uid()) })
-		bp.sort()
-		p.Books = append(p.Books, bp)
-		ch.Books[i] = bc
+		p.Books = append(p.Books, d.bp)
+		ch.Books[i] = d.bc
 	}
 	for _, old := range base.Books {
 		if configured[old.ID] {
@@ -499,13 +454,122 @@ func (e *Engine) planFull(ctx context.Context, refresh bool) (*Plan, error) {
 			p.Access = append(p.Access, AccessChange{Login: login, Old: oldIDs, New: newIDs})
 		}
 	}
+	e.conclude(p, ch, "sync: planned")
+	return mp.handOver(p, nil)
+}
+
+// conclude makes ch the changes of p, checks p against the removal
+// limits, and logs its counts with msg.
+func (e *Engine) conclude(p *Plan, ch *Changes, msg string) {
 	p.changes = ch
 	p.refusal = p.check(e.limits)
-	e.log.Debug("sync: planned", logRevision, p.Base, logEntries, p.Entries, logSkipped, len(p.Skipped),
-		logAdded, p.count(func(b *BookPlan) int { return len(b.Added) }),
-		logChanged, p.count(func(b *BookPlan) int { return len(b.Changed) }),
-		logRemoved, p.count(func(b *BookPlan) int { return len(b.Removed) }))
-	return mp.handOver(p, nil)
+	t := p.totals()
+	e.log.Debug(msg, logRevision, p.Base, logEntries, p.Entries, logSkipped, len(p.Skipped),
+		logAdded, t.Added, logChanged, t.Changed, logRemoved, t.Removed)
+}
+
+// warnMapping adds the warnings of the mapping of ps to p.
+func (p *Plan) warnMapping(ps *person) {
+	for _, w := range ps.warnings {
+		p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: w.Field, Message: w.Message})
+	}
+}
+
+// leaveOut leaves the card of ps in book out of p, with a warning: the
+// card has no UID (uid ""), or its UID is taken by another person, named
+// by taker. ps is then mapped again at every read (personRecord.Remap).
+func (p *Plan) leaveOut(ps *person, book, uid, taker string) {
+	ps.remap = true
+	msg := fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", uid, book, taker)
+	if uid == "" {
+		msg = fmt.Sprintf("card for book %s has no UID; left out", book)
+	}
+	p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: "uid", Message: msg})
+}
+
+// loginShared is the warning that the login value v of the entry dn is
+// also the value of holder (a DN, or "the entry" and its ID), whose
+// logins use it.
+func (e *Engine) loginShared(dn, v, holder string) Warning {
+	return Warning{DN: dn, Field: e.loginAttr,
+		Message: fmt.Sprintf("%s %q is also the value of %s; logins for it use the first", e.loginAttr, v, holder)}
+}
+
+// noPerson is the warning that no person holds the value the user u
+// names.
+func (e *Engine) noPerson(u User) Warning {
+	return Warning{Field: "login " + u.Login,
+		Message: fmt.Sprintf("no person with %s %q; the login reads no book", e.loginAttr, u.Person)}
+}
+
+// bookDraft collects the changes of one configured book while a plan is
+// made.
+type bookDraft struct {
+	bp  BookPlan
+	bc  BookChanges
+	old *dirbook.BookState // as published; nil for a new book
+	// changed and removed are the cards describe completes bp with.
+	changed []*encoded
+	removed []string
+}
+
+func newBookDraft(b dirbook.Book, old *dirbook.BookState) *bookDraft {
+	d := &bookDraft{bp: BookPlan{Book: b}, bc: BookChanges{Book: b}, old: old}
+	if old != nil {
+		prev := old.Book
+		d.bp.Previous = &prev
+		d.bp.Published = len(old.Cards)
+	}
+	return d
+}
+
+// put plans the card c of ps: added when the book has no card of its
+// UID, changed when that card differs, and nothing otherwise.
+func (d *bookDraft) put(c *encoded, ps *person) {
+	var prev *dirbook.StoredCard
+	if d.old != nil {
+		prev = d.old.Cards[c.uid]
+	}
+	switch {
+	case prev == nil:
+		d.bp.Added = append(d.bp.Added, CardChange{UID: c.uid, FN: c.fn, DN: ps.dn})
+	case prev.ETag != c.etag:
+		d.bp.Changed = append(d.bp.Changed, CardChange{UID: c.uid, FN: c.fn, DN: ps.dn})
+		d.changed = append(d.changed, c)
+	default:
+		return
+	}
+	d.bc.Put = append(d.bc.Put, CardPut{enc: c, EntryID: ps.id})
+}
+
+// remove plans the removal of the published card uid, made from the
+// person ps: nil when they are no longer in the directory.
+func (d *bookDraft) remove(uid string, ps *person) {
+	cc := CardChange{UID: uid, Reason: "no longer in the directory"}
+	switch {
+	case ps == nil:
+	case ps.excluded != "":
+		cc.Reason, cc.DN = ps.excluded, ps.dn
+		if !strings.HasPrefix(cc.Reason, "excluded") {
+			cc.Reason = "excluded: " + cc.Reason
+		}
+	default:
+		cc.Reason, cc.DN = "no longer matches book rules", ps.dn
+	}
+	d.bp.Removed = append(d.bp.Removed, cc)
+	d.bc.Delete = append(d.bc.Delete, uid)
+	d.removed = append(d.removed, uid)
+}
+
+// finishBook completes d with describe and puts its lists in order.
+func (e *Engine) finishBook(base uint64, d *bookDraft) error {
+	if err := e.describe(base, d.bp.Book.ID, &d.bp, d.changed, d.removed); err != nil {
+		return err
+	}
+	slices.SortFunc(d.bc.Put, func(a, b CardPut) int { return cmp.Compare(a.uid(), b.uid()) })
+	slices.Sort(d.bc.Delete)
+	d.bp.sort()
+	return nil
 }
 
 // describe completes the changes of bp, a plan of book made against the
@@ -564,8 +628,7 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) (
 		for _, v := range ps.logins {
 			k := strings.ToLower(v)
 			if other := found[k]; other != nil && other != ps {
-				p.Warnings = append(p.Warnings, Warning{DN: ps.dn, Field: e.loginAttr,
-					Message: fmt.Sprintf("%s %q is also the value of %s; logins for it use the first", e.loginAttr, v, other.dn)})
+				p.Warnings = append(p.Warnings, e.loginShared(ps.dn, v, other.dn))
 				continue
 			}
 			found[k] = ps
@@ -580,8 +643,7 @@ func (e *Engine) access(people []*person, configured map[string]bool, p *Plan) (
 		done[u.Login] = true
 		ps := found[strings.ToLower(u.Person)]
 		if ps == nil {
-			p.Warnings = append(p.Warnings, Warning{Field: "login " + u.Login,
-				Message: fmt.Sprintf("no person with %s %q; the login reads no book", e.loginAttr, u.Person)})
+			p.Warnings = append(p.Warnings, e.noPerson(u))
 			continue
 		}
 		if ps.excluded != "" {
@@ -634,11 +696,8 @@ func (e *Engine) fullIndex(people []*person, holders map[string]*person) *indexC
 
 // personRecord returns the index record of ps holding the sorted logins.
 func (e *Engine) personRecord(ps *person, logins []string) personRecord {
-	rec := personRecord{Source: e.names[ps.src], Logins: logins, Remap: ps.remap, Excluded: ps.excluded}
-	if ps.digested {
-		rec.Digest = hex.EncodeToString(ps.digest[:])
-	}
-	return rec
+	return personRecord{Source: e.names[ps.src], Logins: logins, Digest: hex.EncodeToString(ps.digest[:]),
+		Remap: ps.remap, Excluded: ps.excluded}
 }
 
 // ApplyOptions configures Engine.ApplyWith.

@@ -270,7 +270,6 @@ type delta struct {
 	full   bool
 	events []event
 	pos    map[string]int // ID → index in events
-	usable int
 	skips  []Skip
 	// state is the feed's new state, when polled.
 	state  []byte
@@ -499,18 +498,13 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 		configured[b.ID] = true
 	}
 	for _, pc := range changes {
-		if pc.ps == nil {
-			continue
-		}
-		for _, w := range pc.ps.warnings {
-			p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: w.Field, Message: w.Message})
+		if pc.ps != nil {
+			p.warnMapping(pc.ps)
 		}
 	}
 	for i, b := range books {
 		old := base.Books[i]
-		prev := old.Book
-		bp := BookPlan{Book: b, Previous: &prev, Published: len(old.Cards)}
-		bc := BookChanges{Book: b}
+		d := newBookDraft(b, old)
 		// claims maps each UID a changed person's card takes to them.
 		claims := map[string]*personChange{}
 		for _, pc := range changes {
@@ -522,8 +516,7 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 				continue
 			}
 			if c.uid == "" {
-				pc.ps.remap = true
-				p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: "uid", Message: fmt.Sprintf("card for book %s has no UID; left out", b.ID)})
+				p.leaveOut(pc.ps, b.ID, "", "")
 				continue
 			}
 			taken := ""
@@ -535,57 +528,26 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 				}
 			}
 			if taken != "" {
-				pc.ps.remap = true
-				p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: "uid", Message: fmt.Sprintf("card UID %s in book %s is already taken by %s; left out", c.uid, b.ID, taken)})
+				p.leaveOut(pc.ps, b.ID, c.uid, taken)
 				continue
 			}
 			claims[c.uid] = pc
 		}
-		var changed []*encoded
-		var removed []string
-		for uid, pc := range claims {
-			c := pc.ps.card(i)
-			switch prev := old.Cards[uid]; {
-			case prev == nil:
-				bp.Added = append(bp.Added, CardChange{UID: uid, FN: c.fn, DN: pc.ps.dn})
-			case prev.ETag != c.etag:
-				bp.Changed = append(bp.Changed, CardChange{UID: uid, FN: c.fn, DN: pc.ps.dn})
-				changed = append(changed, c)
-			default:
-				continue
-			}
-			bc.Put = append(bc.Put, CardPut{enc: c, EntryID: pc.id})
+		for _, pc := range claims {
+			d.put(pc.ps.card(i), pc.ps)
 		}
 		for _, pc := range changes {
 			for _, uid := range st.uidsOf(pc.id) {
-				sc := old.Cards[uid]
-				if sc == nil || claims[uid] != nil {
-					continue
+				if old.Cards[uid] != nil && claims[uid] == nil {
+					d.remove(uid, pc.ps)
 				}
-				reason, dn := "no longer in the directory", ""
-				switch {
-				case pc.ps == nil:
-				case pc.ps.excluded != "":
-					reason, dn = pc.ps.excluded, pc.ps.dn
-					if !strings.HasPrefix(reason, "excluded") {
-						reason = "excluded: " + reason
-					}
-				default:
-					reason, dn = "no longer matches book rules", pc.ps.dn
-				}
-				bp.Removed = append(bp.Removed, CardChange{UID: uid, DN: dn, Reason: reason})
-				bc.Delete = append(bc.Delete, uid)
-				removed = append(removed, uid)
 			}
 		}
-		if err := e.describe(base.Number, b.ID, &bp, changed, removed); err != nil {
+		if err := e.finishBook(base.Number, d); err != nil {
 			return nil, err
 		}
-		slices.SortFunc(bc.Put, func(a, b CardPut) int { return cmp.Compare(a.uid(), b.uid()) })
-		slices.Sort(bc.Delete)
-		bp.sort()
-		p.Books = append(p.Books, bp)
-		ch.Books[i] = bc
+		p.Books = append(p.Books, d.bp)
+		ch.Books[i] = d.bc
 	}
 
 	ic := &indexChanges{fingerprint: e.fingerprint, logins: map[string]string{}}
@@ -603,12 +565,7 @@ func (e *Engine) planDeltas(st *state, deltas []*delta) (*Plan, error) {
 		}
 	}
 	fc.index = ic
-	p.changes = ch
-	p.refusal = p.check(e.limits)
-	e.log.Debug("sync: planned from changes", logRevision, p.Base, logEntries, p.Entries, logSkipped, len(p.Skipped),
-		logAdded, p.count(func(b *BookPlan) int { return len(b.Added) }),
-		logChanged, p.count(func(b *BookPlan) int { return len(b.Changed) }),
-		logRemoved, p.count(func(b *BookPlan) int { return len(b.Removed) }))
+	e.conclude(p, ch, "sync: planned from changes")
 	return p, nil
 }
 
@@ -631,8 +588,7 @@ func (e *Engine) accessChanges(base *dirbook.Revision, changes []*personChange, 
 			// Held by someone the plan does not change: stays theirs.
 			for _, pc := range changes {
 				if slices.Contains(pc.logins, v) {
-					p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: e.loginAttr,
-						Message: fmt.Sprintf("%s %q is also the value of the entry %s; logins for it use the first", e.loginAttr, v, cur)})
+					p.Warnings = append(p.Warnings, e.loginShared(pc.ps.dn, v, "the entry "+cur))
 				}
 			}
 			continue
@@ -649,8 +605,7 @@ func (e *Engine) accessChanges(base *dirbook.Revision, changes []*personChange, 
 				holder = pc
 				continue
 			}
-			p.Warnings = append(p.Warnings, Warning{DN: pc.ps.dn, Field: e.loginAttr,
-				Message: fmt.Sprintf("%s %q is also the value of %s; logins for it use the first", e.loginAttr, v, holder.ps.dn)})
+			p.Warnings = append(p.Warnings, e.loginShared(pc.ps.dn, v, holder.ps.dn))
 		}
 		switch {
 		case holder != nil:
@@ -665,8 +620,7 @@ func (e *Engine) accessChanges(base *dirbook.Revision, changes []*personChange, 
 		for _, u := range e.personUsers[v] {
 			newAccess[u.Login] = ids
 			if holder == nil {
-				p.Warnings = append(p.Warnings, Warning{Field: "login " + u.Login,
-					Message: fmt.Sprintf("no person with %s %q; the login reads no book", e.loginAttr, u.Person)})
+				p.Warnings = append(p.Warnings, e.noPerson(u))
 			}
 		}
 		if e.dirLogins && !e.firstUser[v] {

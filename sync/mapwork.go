@@ -41,12 +41,11 @@ type person struct {
 	// readable the books the person may read, computed only for them.
 	logins   []string
 	readable []string
-	// digest is the entryDigest of the entry, if digested. remap marks a
-	// person whose result cannot be reused by the next full read (see
-	// personRecord.Remap).
-	digest   [16]byte
-	digested bool
-	remap    bool
+	// digest is the entryDigest of the entry, set when it is mapped.
+	// remap marks a person whose result cannot be reused by the next full
+	// read (see personRecord.Remap).
+	digest [16]byte
+	remap  bool
 }
 
 // newPerson returns the person of en, read from source src.
@@ -72,12 +71,9 @@ const mapBatch = 256
 // share nothing but the counter.
 type mapPool struct {
 	e      *Engine
-	ctx    context.Context
-	cancel context.CancelFunc
-	base   *dirbook.Revision
+	cancel context.CancelFunc   // ends the workers' context
 	books  []dirbook.Book       // configured, in order
 	old    []*dirbook.BookState // the published state of each, or nil
-	users  map[string]bool      // lower-case User.Person values
 	jobs   chan []*person
 	wg     sync.WaitGroup
 	mapped atomic.Int64
@@ -163,23 +159,17 @@ func (mp *mapPool) loadReuse(st *state) {
 func (e *Engine) startMapping(ctx context.Context, base *dirbook.Revision) *mapPool {
 	n := max(runtime.GOMAXPROCS(0), 1)
 	ctx, cancel := context.WithCancel(ctx)
-	mp := &mapPool{e: e, ctx: ctx, cancel: cancel, base: base, jobs: make(chan []*person, 4*n), sp: &spool{}}
+	mp := &mapPool{e: e, cancel: cancel, jobs: make(chan []*person, 4*n), sp: &spool{}}
 	mp.books = e.mapper.Books()
 	mp.old = make([]*dirbook.BookState, len(mp.books))
 	for i, b := range mp.books {
 		mp.old[i] = base.Book(b.ID)
 	}
-	if len(e.users) > 0 {
-		mp.users = make(map[string]bool, len(e.users))
-		for _, u := range e.users {
-			mp.users[strings.ToLower(u.Person)] = true
-		}
-	}
 	for range n {
 		mp.wg.Go(func() {
 			var res mapping.Result // reused: MapTo writes over the last person's cards
 			for batch := range mp.jobs {
-				if mp.ctx.Err() != nil {
+				if ctx.Err() != nil {
 					continue // Plan fails; drain the queue
 				}
 				for _, ps := range batch {
@@ -261,7 +251,7 @@ func (mp *mapPool) handOver(p *Plan, err error) (*Plan, error) {
 // copied.
 func (mp *mapPool) mapOne(ps *person, res *mapping.Result) {
 	e := mp.e
-	ps.digest, ps.digested = entryDigest(ps.entry), true
+	ps.digest = entryDigest(ps.entry)
 	if r, ok := mp.reuse[ps.id]; ok && r.digest == ps.digest {
 		mp.reuseOne(ps, r)
 		return
@@ -340,9 +330,9 @@ func (ps *person) readableIn(configured map[string]bool) []string {
 // read; then it drops the entry.
 func (mp *mapPool) readable(ps *person) {
 	e := mp.e
-	if mp.users != nil || e.dirLogins {
+	if len(e.persons) > 0 || e.dirLogins {
 		for _, v := range ps.entry.Values(e.loginAttr) {
-			if e.dirLogins || mp.users[strings.ToLower(v)] {
+			if e.dirLogins || e.persons[strings.ToLower(v)] {
 				ps.logins = append(ps.logins, strings.Clone(v))
 			}
 		}
