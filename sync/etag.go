@@ -147,7 +147,7 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// decodeCard parses what encodeCard wrote.
+// decodeCard parses what appendCard wrote.
 func decodeCard(data []byte) (*dirbook.Card, error) {
 	var cj cardJSON
 	if err := json.Unmarshal(data, &cj); err != nil {

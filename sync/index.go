@@ -304,20 +304,11 @@ type feedChanges struct {
 func (s *Store) saveFeeds(ctx context.Context, base uint64, fc *feedChanges) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.readOnly {
-		return fmt.Errorf("sync: store %s is open read-only", s.path)
+	cur, err := s.writable(ctx, "save feed states", base)
+	if err != nil {
+		return err
 	}
-	if s.closed {
-		return fmt.Errorf("sync: store %s is closed", s.path)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sync: save feed states: %w", err)
-	}
-	cur := s.state.Load()
-	if cur.rev.Number != base {
-		return fmt.Errorf("sync: plan is stale: made against revision %d, the store is at %d", base, cur.rev.Number)
-	}
-	err := s.releaseReader()
+	err = s.releaseReader()
 	defer s.unlockReader()
 	if err != nil {
 		return err
@@ -331,8 +322,8 @@ func (s *Store) saveFeeds(ctx context.Context, base uint64, fc *feedChanges) err
 		if meta == nil {
 			return errors.New("missing buckets")
 		}
-		if got := getUint(meta, keyRevision); got != base {
-			return fmt.Errorf("file is at revision %d, expected %d: it was changed by another process", got, base)
+		if err := checkRevision(meta, base); err != nil {
+			return err
 		}
 		return writeFeeds(tx, fc)
 	})

@@ -445,7 +445,7 @@ type bookRecord struct {
 
 // cardRecord is the value of a card in a cards bucket.
 type cardRecord struct {
-	Card     json.RawMessage `json:"card"` // canonical card JSON, see encodeCard
+	Card     json.RawMessage `json:"card"` // canonical card JSON, see appendCard
 	ETag     string          `json:"etag"`
 	Revision uint64          `json:"rev"`
 	EntryID  string          `json:"id,omitempty"`
@@ -510,18 +510,9 @@ func (s *Store) Publish(ctx context.Context, ch *Changes) (*dirbook.Revision, er
 func (s *Store) publish(ctx context.Context, ch *Changes, progress func(int)) (*dirbook.Revision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.readOnly {
-		return nil, fmt.Errorf("sync: store %s is open read-only", s.path)
-	}
-	if s.closed {
-		return nil, fmt.Errorf("sync: store %s is closed", s.path)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sync: publish: %w", err)
-	}
-	cur := s.state.Load()
-	if ch.Base != cur.rev.Number {
-		return nil, fmt.Errorf("sync: plan is stale: made against revision %d, the store is at %d", ch.Base, cur.rev.Number)
+	cur, err := s.writable(ctx, "publish", ch.Base)
+	if err != nil {
+		return nil, err
 	}
 	pub, err := prepare(cur, ch, s.now().UTC(), s.retention)
 	if err != nil {
@@ -565,6 +556,35 @@ func (s *Store) publish(ctx context.Context, ch *Changes, progress func(int)) (*
 		return next.rev, fmt.Errorf("sync: published revision %d, then closing %s failed: %w", next.rev.Number, s.path, err)
 	}
 	return next.rev, nil
+}
+
+// writable returns the current state when the store may write changes
+// made against the revision base; op names the write in errors. s.mu
+// must be held.
+func (s *Store) writable(ctx context.Context, op string, base uint64) (*state, error) {
+	if s.readOnly {
+		return nil, fmt.Errorf("sync: store %s is open read-only", s.path)
+	}
+	if s.closed {
+		return nil, fmt.Errorf("sync: store %s is closed", s.path)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sync: %s: %w", op, err)
+	}
+	cur := s.state.Load()
+	if cur.rev.Number != base {
+		return nil, fmt.Errorf("sync: plan is stale: made against revision %d, the store is at %d", base, cur.rev.Number)
+	}
+	return cur, nil
+}
+
+// checkRevision fails when the file, whose meta bucket is meta, is not
+// at the revision base: another process changed it.
+func checkRevision(meta *bolt.Bucket, base uint64) error {
+	if got := getUint(meta, keyRevision); got != base {
+		return fmt.Errorf("file is at revision %d, expected %d: it was changed by another process", got, base)
+	}
+	return nil
 }
 
 // Staging: a publish that writes stageMin cards or more into a book that
@@ -967,8 +987,8 @@ func write(ctx context.Context, tx *bolt.Tx, base uint64, pub *publication, prog
 	if meta == nil || books == nil || cards == nil || tombs == nil || access == nil || log == nil {
 		return errors.New("missing buckets")
 	}
-	if got := getUint(meta, keyRevision); got != base {
-		return fmt.Errorf("file is at revision %d, expected %d: it was changed by another process", got, base)
+	if err := checkRevision(meta, base); err != nil {
+		return err
 	}
 	n := 0
 	step := func() error {
@@ -1232,19 +1252,12 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 		snap.revision = getUint(meta, keyRevision)
 		snap.storeID = string(meta.Get(keyStoreID))
 		snap.index = string(meta.Get(keyIndex))
-		if v := meta.Get(keyReconciled); v != nil {
-			t, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				return nil, fmt.Errorf("meta reconciled: %w", err)
-			}
-			snap.reconciled = t
+		var err error
+		if snap.reconciled, err = metaTime(meta, keyReconciled); err != nil {
+			return nil, err
 		}
-		if v := meta.Get(keyTime); v != nil {
-			t, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				return nil, fmt.Errorf("meta time: %w", err)
-			}
-			snap.time = t
+		if snap.time, err = metaTime(meta, keyTime); err != nil {
+			return nil, err
 		}
 	}
 	cards := tx.Bucket(bucketCards)
@@ -1319,6 +1332,20 @@ func readSnapshot(tx *bolt.Tx) (*snapshot, error) {
 		}
 	}
 	return snap, nil
+}
+
+// metaTime returns the time stored under key in meta, or the zero time
+// when there is none.
+func metaTime(meta *bolt.Bucket, key []byte) (time.Time, error) {
+	v := meta.Get(key)
+	if v == nil {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(v))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("meta %s: %w", key, err)
+	}
+	return t, nil
 }
 
 // decode builds the in-memory state from a snapshot.
