@@ -52,18 +52,9 @@ func (f *fakeFeed) put(e *dirbook.Entry) {
 	f.notify()
 }
 
-// remove removes a person and logs it.
-func (f *fakeFeed) remove(id string) {
-	f.mu.Lock()
-	delete(f.entries, id)
-	f.log = append(f.log, Change{RemovedID: id})
-	f.mu.Unlock()
-	f.notify()
-}
-
-// removeAll removes people in one change of the log: a feed delivers them
-// together.
-func (f *fakeFeed) removeAll(ids ...string) {
+// remove removes people and logs it, notifying watchers once: a feed
+// delivers them together.
+func (f *fakeFeed) remove(ids ...string) {
 	f.mu.Lock()
 	for _, id := range ids {
 		delete(f.entries, id)

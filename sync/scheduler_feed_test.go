@@ -10,16 +10,11 @@ import (
 	"github.com/dirbook/dirbook"
 )
 
-// autoTimer stands in for the scheduler's timers without blocking Run:
-// each wait started is recorded on waits, and every timer fires when the
-// test sends on fire.
-type autoTimer struct {
-	waits chan time.Duration
-	fire  chan time.Time
-}
-
-func newAutoTimer(s *Scheduler) *autoTimer {
-	a := &autoTimer{waits: make(chan time.Duration, 64), fire: make(chan time.Time)}
+// newAutoTimer returns a fakeTimer that does not block Run: each wait
+// started is recorded on waits (while there is room), and every timer
+// fires when the test sends on fire.
+func newAutoTimer(s *Scheduler) *fakeTimer {
+	a := &fakeTimer{waits: make(chan time.Duration, 64), fire: make(chan time.Time)}
 	s.timer = func(d time.Duration) (<-chan time.Time, func() bool) {
 		select {
 		case a.waits <- d:
@@ -28,18 +23,6 @@ func newAutoTimer(s *Scheduler) *autoTimer {
 		return a.fire, func() bool { return true }
 	}
 	return a
-}
-
-// next returns the next wait started.
-func (a *autoTimer) next(t *testing.T) time.Duration {
-	t.Helper()
-	select {
-	case d := <-a.waits:
-		return d
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run started no wait")
-		return 0
-	}
 }
 
 // waitRevision returns the next revision published, failing the test when
@@ -140,7 +123,7 @@ func TestSchedulerWatchRefused(t *testing.T) {
 	waitRevision(t, published)
 	waitWatch(t, f)
 
-	f.removeAll("1", "3")
+	f.remove("1", "3")
 	if d := at.next(t); d != time.Minute {
 		t.Fatalf("wait after a refused batch = %v, want the interval", d)
 	}
