@@ -203,29 +203,12 @@ func (m *adMemory) members(groups []string) []string {
 	return ids
 }
 
-// adFeed returns the Active Directory feed mode of s.
-func (s *Source) adFeed() string {
-	if s.feed == FeedDirSync {
-		return FeedDirSync
-	}
-	return FeedUSN
-}
-
 // adConfig returns the fingerprint of the settings that decide what an
 // Active Directory feed of s reports.
 func (s *Source) adConfig() string {
-	h := sha256.New()
-	attrs := slices.Clone(s.attrs)
-	for i := range attrs {
-		attrs[i] = strings.ToLower(attrs[i])
-	}
-	slices.Sort(attrs)
-	parts := append([]string{"ad", s.adFeed(), s.url, s.base, strconv.Itoa(s.scope), s.filter,
-		s.groupBase, s.groupFilter, strings.ToLower(s.idAttr), strconv.FormatBool(s.disabledOK)}, attrs...)
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s\n", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	sum := s.configHash("ad", s.feed, s.url, s.base, strconv.Itoa(s.scope), s.filter,
+		s.groupBase, s.groupFilter, strings.ToLower(s.idAttr), strconv.FormatBool(s.disabledOK))
+	return hex.EncodeToString(sum[:12])
 }
 
 // rootDSE is what a poll reads of the server first.
@@ -341,19 +324,15 @@ func (s *Source) pollAD(ctx context.Context, state []byte, emit func(Change) err
 
 // adContinues reports whether a poll may continue from st.
 func (s *Source) adContinues(st *adState, dse *rootDSE) bool {
-	reconcile := s.adReconcile
-	if reconcile == 0 {
-		reconcile = DefaultADReconcileInterval
-	}
 	switch {
-	case st.Feed != s.adFeed(), st.Config != s.adConfig(), st.DC != dse.dc:
+	case st.Feed != s.feed, st.Config != s.adConfig(), st.DC != dse.dc:
 		return false
 	case st.USN > dse.usn: // restored, or another database under the same ID
 		return false
 	case st.Feed == FeedDirSync && len(st.Cookie) == 0:
 		return false
 	}
-	return time.Since(time.Unix(st.Full, 0)) < reconcile
+	return time.Since(time.Unix(st.Full, 0)) < s.adReconcile
 }
 
 // errADFull reports that an incremental poll cannot tell what changed, so
@@ -365,7 +344,7 @@ var errADFull = errors.New("full read needed")
 func (s *Source) adFull(ctx context.Context, c *conn, dse *rootDSE, emit func(Change) error) ([]byte, bool, error) {
 	m := &s.adMem
 	m.reset()
-	st := &adState{Version: adStateVersion, Feed: s.adFeed(), Config: s.adConfig(), DC: dse.dc, USN: dse.usn, Full: time.Now().Unix()}
+	st := &adState{Version: adStateVersion, Feed: s.feed, Config: s.adConfig(), DC: dse.dc, USN: dse.usn, Full: time.Now().Unix()}
 	if st.Feed == FeedDirSync {
 		cookie, err := s.dirsyncCookie(ctx, c, dse)
 		if err != nil {
@@ -392,10 +371,6 @@ func (s *Source) adFull(ctx context.Context, c *conn, dse *rootDSE, emit func(Ch
 // reconcile interval passed) calls fn with full set and every person in one
 // batch.
 func (s *Source) watchAD(ctx context.Context, state []byte, fn func([]Change, bool, []byte) error) error {
-	interval := s.adPollInterval
-	if interval == 0 {
-		interval = DefaultADPollInterval
-	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for first := true; ; first = false {
@@ -418,7 +393,7 @@ func (s *Source) watchAD(ctx context.Context, state []byte, fn func([]Change, bo
 			}
 		}
 		state = newState
-		t.Reset(interval)
+		t.Reset(s.adPollInterval)
 	}
 }
 
@@ -502,6 +477,16 @@ func (p *adPoll) remove(id string) error {
 	return nil
 }
 
+// removeAll emits the removals of the people ids as remove does.
+func (p *adPoll) removeAll(ids []string) error {
+	for _, id := range ids {
+		if err := p.remove(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // searchPeople reports the people below the base that match the
 // configured filter and sel.
 func (p *adPoll) searchPeople(ctx context.Context, sel string) error {
@@ -542,10 +527,8 @@ func (p *adPoll) reread(ctx context.Context, ids []string) error {
 		if err := p.searchPeople(ctx, b.String()); err != nil {
 			return err
 		}
-		for _, id := range chunk {
-			if err := p.remove(id); err != nil {
-				return err
-			}
+		if err := p.removeAll(chunk); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -606,12 +589,7 @@ func (p *adPoll) tombstones(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := p.remove(id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.removeAll(ids)
 }
 
 // idFilter returns a filter item matching the person whose ID is id.

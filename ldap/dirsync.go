@@ -131,10 +131,8 @@ func (p *adPoll) dirsync(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if p.guidIsID() {
-		for _, guid := range deleted {
-			if err := p.remove(guid); err != nil {
-				return nil, err
-			}
+		if err := p.removeAll(deleted); err != nil {
+			return nil, err
 		}
 	}
 	next := *p.st

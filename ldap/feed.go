@@ -39,10 +39,17 @@ type Change struct {
 	RemovedID string
 }
 
-// setFeed checks and sets the configured feed.
+// setFeed checks the configured feed and sets s.feed to it or, when it is
+// empty, to the server's default: FeedSyncrepl, or FeedUSN in Active
+// Directory.
 func (s *Source) setFeed(feed string) error {
 	switch feed {
-	case "", FeedNone:
+	case "":
+		feed = FeedSyncrepl
+		if s.ad {
+			feed = FeedUSN
+		}
+	case FeedNone:
 	case FeedSyncrepl:
 		if s.ad {
 			return fmt.Errorf("ldap: feed %q is for OpenLDAP; Active Directory offers %q and %q", feed, FeedDirSync, FeedUSN)

@@ -137,6 +137,7 @@ type Source struct {
 	bindDN      string
 	password    Secret
 	base        string
+	baseDN      *goldap.DN // base, parsed
 	scope       int
 	filter      string
 	attrs       []string
@@ -147,7 +148,7 @@ type Source struct {
 	groupFilter string
 	ad          bool
 	disabledOK  bool
-	feed        string // Options.Feed as given
+	feed        string // one of the Feed constants, never ""
 
 	// The Active Directory feeds (ad.go).
 	adPollInterval time.Duration
@@ -210,9 +211,11 @@ func New(opts *Options) (*Source, error) {
 	if s.base == "" {
 		return nil, errors.New("ldap: no base DN")
 	}
-	if _, err := goldap.ParseDN(s.base); err != nil {
+	baseDN, err := goldap.ParseDN(s.base)
+	if err != nil {
 		return nil, fmt.Errorf("ldap: base %q: %w", s.base, err)
 	}
+	s.baseDN = baseDN
 	if _, err := goldap.ParseDN(s.groupBase); err != nil {
 		return nil, fmt.Errorf("ldap: group base %q: %w", s.groupBase, err)
 	}
@@ -251,7 +254,8 @@ func New(opts *Options) (*Source, error) {
 	if opts.ADPollInterval < 0 || opts.ADReconcileInterval < 0 {
 		return nil, errors.New("ldap: the Active Directory poll and reconcile intervals must not be negative")
 	}
-	s.adPollInterval, s.adReconcile = opts.ADPollInterval, opts.ADReconcileInterval
+	s.adPollInterval = cmp.Or(opts.ADPollInterval, DefaultADPollInterval)
+	s.adReconcile = cmp.Or(opts.ADReconcileInterval, DefaultADReconcileInterval)
 
 	switch {
 	case opts.PageSize < 0:

@@ -36,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -422,19 +423,9 @@ func (y *syncer) entry(e *goldap.Entry) (*dirbook.Entry, error) {
 	if err := completeRanges(y.c, e); err != nil {
 		return nil, fmt.Errorf("ldap: read %s at %s: %w", e.DN, s.url, err)
 	}
-	attrs := entryAttrs(e)
+	ent := s.makeEntry(e, y.index())
 	if y.stripUUID {
-		delete(attrs, "entryuuid")
-	}
-	ent := &dirbook.Entry{
-		ID:     identity(s.idAttr, attrs[strings.ToLower(s.idAttr)]),
-		DN:     readableDN(e.DN),
-		Source: s.name,
-		Attrs:  attrs,
-		Groups: y.index().groups(e.DN, attrs["uid"], attrs["memberof"]),
-	}
-	if ent.ID == "" {
-		ent.Invalid = "no " + s.idAttr
+		delete(ent.Attrs, "entryuuid")
 	}
 	return ent, nil
 }
@@ -656,7 +647,7 @@ func (y *syncer) apply(ctx context.Context, g, p *syncBatch, emit func(Change) e
 			return err
 		}
 	}
-	for _, dn := range sortedStringKeys(a.dns) {
+	for _, dn := range slices.Sorted(maps.Keys(a.dns)) {
 		if done[dn] {
 			continue
 		}
@@ -664,7 +655,7 @@ func (y *syncer) apply(ctx context.Context, g, p *syncBatch, emit func(Change) e
 			return err
 		}
 	}
-	for _, uid := range sortedStringKeys(a.uids) {
+	for _, uid := range slices.Sorted(maps.Keys(a.uids)) {
 		if err := y.reselect(ctx, "(uid="+goldap.EscapeFilter(uid)+")", emit); err != nil {
 			return err
 		}
@@ -673,15 +664,6 @@ func (y *syncer) apply(ctx context.Context, g, p *syncBatch, emit func(Change) e
 		st.peopleCookie = p.cookie
 	}
 	return nil
-}
-
-func sortedStringKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // reread reads the entry dn, which a changed group lists, and emits it as
@@ -754,10 +736,7 @@ func (s *Source) inScope(dn string) bool {
 	if err != nil {
 		return false
 	}
-	b, err := goldap.ParseDN(s.base)
-	if err != nil {
-		return false
-	}
+	b := s.baseDN
 	switch s.scope {
 	case goldap.ScopeBaseObject:
 		return b.EqualFold(d)

@@ -12,6 +12,7 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -390,18 +391,23 @@ func (r *stateReader) strings() []string {
 // content-sync feed of s reports: a state written under other settings
 // describes other people and is not used.
 func (s *Source) feedConfig() [16]byte {
-	h := sha256.New()
-	parts := []string{"syncrepl", s.url, s.base, fmt.Sprint(s.scope), s.filter, s.groupBase, s.groupFilter, s.idAttr}
-	attrs := slices.Clone(s.attrs)
-	for i := range attrs {
-		attrs[i] = strings.ToLower(attrs[i])
+	sum := s.configHash("syncrepl", s.url, s.base, strconv.Itoa(s.scope), s.filter, s.groupBase, s.groupFilter, s.idAttr)
+	return [16]byte(sum[:16])
+}
+
+// configHash returns the SHA-256 of fields and of the names of the
+// attributes read of people, lower-cased and sorted, each preceded by its
+// length: the fingerprint of the settings a change feed's state was made
+// under.
+func (s *Source) configHash(fields ...string) [sha256.Size]byte {
+	attrs := make([]string, len(s.attrs))
+	for i, a := range s.attrs {
+		attrs[i] = strings.ToLower(a)
 	}
 	slices.Sort(attrs)
-	parts = append(parts, attrs...)
-	for _, p := range parts {
+	h := sha256.New()
+	for _, p := range append(fields, attrs...) {
 		fmt.Fprintf(h, "%d:%s\n", len(p), p)
 	}
-	var out [16]byte
-	copy(out[:], h.Sum(nil))
-	return out
+	return [sha256.Size]byte(h.Sum(nil))
 }

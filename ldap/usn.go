@@ -55,10 +55,5 @@ func (p *adPoll) leftFilter(ctx context.Context, from int64) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := p.remove(id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.removeAll(ids)
 }
