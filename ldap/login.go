@@ -99,9 +99,6 @@ type LoginOptions struct {
 type Login struct {
 	search    *Source // connects and binds as the search account
 	user      *Source // connects without binding, for the users' binds
-	insecure  bool
-	base      string
-	scope     int
 	filter    string
 	loginAttr string
 	cache     *expirable.LRU[[sha256.Size]byte, string] // nil when off
@@ -165,9 +162,6 @@ func NewLogin(opts *LoginOptions) (*Login, error) {
 	l := &Login{
 		search:    search,
 		user:      user,
-		insecure:  opts.AllowInsecureBind,
-		base:      search.base,
-		scope:     search.scope,
 		filter:    filter,
 		loginAttr: loginAttr,
 		limiter:   opts.Limiter,
@@ -266,7 +260,7 @@ func (l *Login) verify(ctx context.Context, user, password string) (string, erro
 		return "", err
 	}
 	defer c.close()
-	if !c.encrypted && !l.insecure {
+	if !c.encrypted && !l.user.insecure {
 		return "", fmt.Errorf("ldap: login: %w", l.user.errInsecure())
 	}
 	if l.onBind != nil {
@@ -299,15 +293,15 @@ func (l *Login) find(ctx context.Context, user string) (dn, login string, err er
 	defer c.close()
 	filter := strings.ReplaceAll(l.filter, "{login}", goldap.EscapeFilter(user))
 	// A size limit of 2 is enough to tell one entry from several.
-	req := goldap.NewSearchRequest(l.base, l.scope, goldap.NeverDerefAliases, 2, 0, false, filter, []string{l.loginAttr}, nil)
+	req := goldap.NewSearchRequest(l.search.base, l.search.scope, goldap.NeverDerefAliases, 2, 0, false, filter, []string{l.loginAttr}, nil)
 	res, err := c.Search(req)
 	switch {
 	case goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded):
 		return "", "", fmt.Errorf("ldap: login: the user filter finds several entries: %w", dirbook.ErrUnauthorized)
 	case err != nil && ctx.Err() != nil:
-		return "", "", fmt.Errorf("ldap: login: search %s at %s: %w", l.base, l.search.url, ctx.Err())
+		return "", "", fmt.Errorf("ldap: login: search %s at %s: %w", l.search.base, l.search.url, ctx.Err())
 	case err != nil:
-		return "", "", fmt.Errorf("ldap: login: search %s at %s: %w", l.base, l.search.url, describe(err))
+		return "", "", fmt.Errorf("ldap: login: search %s at %s: %w", l.search.base, l.search.url, describe(err))
 	case len(res.Entries) == 0:
 		return "", "", fmt.Errorf("ldap: login: no such user: %w", dirbook.ErrUnauthorized)
 	case len(res.Entries) > 1:
