@@ -117,10 +117,7 @@ func testADFeed(t *testing.T, s *sambatest.Server, feed string) {
 	f.create(t)
 	opts := adOptions(s, f.ou)
 	opts.Feed = feed
-	src, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := newSource(t, opts)
 
 	p := pollOnce(t, src, nil)
 	if !p.full || len(p.entries) != 6 {
@@ -192,10 +189,7 @@ func testADFeed(t *testing.T, s *sambatest.Server, feed string) {
 	}
 
 	// A new Source, as after a restart, continues from the state.
-	src2, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src2 := newSource(t, opts)
 	p = pollOnce(t, src2, state)
 	f.wantPoll(t, "restart", p, ids, false, nil, nil, nil)
 	state = p.state
@@ -218,10 +212,7 @@ func testADFeed(t *testing.T, s *sambatest.Server, feed string) {
 	opts3 := adOptions(s, f.ou)
 	opts3.Feed = feed
 	opts3.Filter = fmt.Sprintf("(&(objectClass=user)(memberOf=%s))", f.approved())
-	src3, err := New(opts3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src3 := newSource(t, opts3)
 	f.member(t, "add", f.approved(), f.dn(4))
 	p = pollOnce(t, src3, nil)
 	f.wantPoll(t, "filtered: first poll", p, ids, true, []int{4}, nil, nil)
@@ -232,10 +223,7 @@ func testADFeed(t *testing.T, s *sambatest.Server, feed string) {
 	// The reconcile interval forces full reads.
 	opts4 := *opts
 	opts4.ADReconcileInterval = time.Nanosecond
-	src4, err := New(&opts4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src4 := newSource(t, &opts4)
 	p = pollOnce(t, src4, nil)
 	p = pollOnce(t, src4, p.state)
 	if !p.full {
@@ -255,14 +243,11 @@ func testADWatch(t *testing.T, s *sambatest.Server) {
 	f.create(t)
 	opts := adOptions(s, f.ou)
 	opts.ADPollInterval = 50 * time.Millisecond
-	src, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := newSource(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	calls := 0
-	err = src.Watch(ctx, nil, func(changes []Change, full bool, state []byte) error {
+	err := src.Watch(ctx, nil, func(changes []Change, full bool, state []byte) error {
 		calls++
 		switch calls {
 		case 1:

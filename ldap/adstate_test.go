@@ -60,10 +60,7 @@ func TestADState(t *testing.T) {
 }
 
 func TestADContinues(t *testing.T) {
-	s, err := New(&Options{URL: "ldaps://dc.example", BindDN: "cn=a", BindPassword: "p", Base: "dc=example", ActiveDirectory: true, ADReconcileInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSource(t, &Options{URL: "ldaps://dc.example", BindDN: "cn=a", BindPassword: "p", Base: "dc=example", ActiveDirectory: true, ADReconcileInterval: time.Hour})
 	dse := &rootDSE{usn: 100, dc: "inv"}
 	good := adState{Version: adStateVersion, Feed: FeedUSN, Config: s.adConfig(), DC: "inv", USN: 90, Full: time.Now().Unix()}
 	tests := []struct {

@@ -14,10 +14,7 @@ func BenchmarkServerRead(b *testing.B) {
 	d := &slapdtest.Directory{People: 20000, Departments: 20}
 	people, groups := generate(b, d, true)
 	s := slapdtest.Start(b, &slapdtest.Options{Load: []string{people, groups}})
-	src, err := New(readerOptions(s))
-	if err != nil {
-		b.Fatal(err)
-	}
+	src := newSource(b, readerOptions(s))
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0

@@ -49,15 +49,22 @@ func readerOptions(s *slapdtest.Server) *Options {
 	}
 }
 
-// readServer reads every entry the source opts describes.
-func readServer(tb testing.TB, opts *Options) ([]*dirbook.Entry, error) {
+// newSource returns the source opts describe.
+func newSource(tb testing.TB, opts *Options) *Source {
 	tb.Helper()
-	s, err := New(opts)
+	src, err := New(opts)
 	if err != nil {
 		tb.Fatalf("New error: %v", err)
 	}
+	return src
+}
+
+// readServer reads every entry the source opts describes.
+func readServer(tb testing.TB, opts *Options) ([]*dirbook.Entry, error) {
+	tb.Helper()
+	s := newSource(tb, opts)
 	var out []*dirbook.Entry
-	err = s.Read(context.Background(), func(e *dirbook.Entry) error {
+	err := s.Read(context.Background(), func(e *dirbook.Entry) error {
 		out = append(out, e)
 		return nil
 	})
@@ -98,6 +105,23 @@ func generate(tb testing.TB, d *slapdtest.Directory, memberOf bool) (people, gro
 	return people, groups
 }
 
+// dialSlapd returns a connection to s over plain ldap://, bound as dn
+// with password unless dn is empty. It is closed when the test ends.
+func dialSlapd(tb testing.TB, s *slapdtest.Server, dn, password string) *goldap.Conn {
+	tb.Helper()
+	l, err := goldap.DialURL(s.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	if dn != "" {
+		if err := l.Bind(dn, password); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return l
+}
+
 // TestServerPaging reads a directory six times larger than the server's
 // size limit: only paging gets all of it.
 func TestServerPaging(t *testing.T) {
@@ -106,15 +130,8 @@ func TestServerPaging(t *testing.T) {
 	s := slapdtest.Start(t, &slapdtest.Options{Load: []string{people}, Add: []string{groups}, SizeLimit: 500})
 
 	// The server caps an unpaged search.
-	l, err := goldap.DialURL(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if err := l.Bind(s.ReaderDN, s.ReaderPassword); err != nil {
-		t.Fatal(err)
-	}
-	_, err = l.Search(goldap.NewSearchRequest(s.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false, "(objectClass=inetOrgPerson)", []string{"1.1"}, nil))
+	l := dialSlapd(t, s, s.ReaderDN, s.ReaderPassword)
+	_, err := l.Search(goldap.NewSearchRequest(s.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false, "(objectClass=inetOrgPerson)", []string{"1.1"}, nil))
 	if !goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) {
 		t.Fatalf("unpaged search error = %v, want Size Limit Exceeded", err)
 	}
@@ -328,14 +345,11 @@ func TestServerContextCanceled(t *testing.T) {
 	s := slapdtest.Start(t, &slapdtest.Options{Load: []string{people, groups}})
 	opts := readerOptions(s)
 	opts.PageSize = 50
-	src, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := newSource(t, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0
-	err = src.Read(ctx, func(e *dirbook.Entry) error {
+	err := src.Read(ctx, func(e *dirbook.Entry) error {
 		n++
 		if n == 60 {
 			cancel()
@@ -365,11 +379,8 @@ func TestServerStopped(t *testing.T) {
 	opts := readerOptions(s)
 	opts.PageSize = 100
 	n := 0
-	src, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = src.Read(context.Background(), func(e *dirbook.Entry) error {
+	src := newSource(t, opts)
+	err := src.Read(context.Background(), func(e *dirbook.Entry) error {
 		n++
 		if n == 150 {
 			s.Stop()
@@ -801,10 +812,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
-	s, err := New(&Options{URL: "LDAPS://[::1]", BindDN: "cn=r,dc=x", BindPassword: "pw", Base: "dc=x", Attributes: []string{"cn", "MEMBEROF"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSource(t, &Options{URL: "LDAPS://[::1]", BindDN: "cn=r,dc=x", BindPassword: "pw", Base: "dc=x", Attributes: []string{"cn", "MEMBEROF"}})
 	if s.url != "ldaps://[::1]:636" || s.serverName != "::1" || s.name != "ldap" || s.idAttr != "entryUUID" ||
 		s.pageSize != DefaultPageSize || s.timeout != DefaultTimeout || s.groupBase != "dc=x" ||
 		s.groupFilter != DefaultGroupFilter || s.filter != "(objectClass=*)" || s.scope != goldap.ScopeWholeSubtree {
@@ -813,10 +821,7 @@ func TestNewDefaults(t *testing.T) {
 	if want := []string{"cn", "MEMBEROF", "entryUUID", "uid"}; !slices.Equal(s.attrs, want) {
 		t.Errorf("attributes = %q, want %q", s.attrs, want)
 	}
-	ad, err := New(&Options{URL: "ldaps://dc1", BindDN: "cn=r,dc=x", BindPassword: "pw", Base: "dc=x", ActiveDirectory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ad := newSource(t, &Options{URL: "ldaps://dc1", BindDN: "cn=r,dc=x", BindPassword: "pw", Base: "dc=x", ActiveDirectory: true})
 	if want := []string{"*", "objectGUID", "memberOf", "uid", "userAccountControl"}; ad.idAttr != "objectGUID" || !slices.Equal(ad.attrs, want) {
 		t.Errorf("Active Directory: ID attribute %q, attributes %q; want objectGUID, %q", ad.idAttr, ad.attrs, want)
 	}

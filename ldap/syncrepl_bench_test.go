@@ -39,7 +39,7 @@ func BenchmarkSyncrepl(b *testing.B) {
 func benchmarkSyncrepl(b *testing.B, d *slapdtest.Directory, opts *slapdtest.Options) {
 	people := d.People
 	s := slapdtest.Start(b, opts)
-	src := newFeedSource(b, feedOptions(s))
+	src := newSource(b, feedOptions(s))
 
 	start := time.Now()
 	var n int
@@ -49,14 +49,7 @@ func benchmarkSyncrepl(b *testing.B, d *slapdtest.Directory, opts *slapdtest.Opt
 	}
 	b.Logf("%d people: first Poll (full read) %v, state %d bytes", people, time.Since(start).Round(time.Millisecond), len(state))
 
-	admin, err := goldap.DialURL(s.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Bind(s.AdminDN, s.AdminPassword); err != nil {
-		b.Fatal(err)
-	}
+	admin := dialSlapd(b, s, s.AdminDN, s.AdminPassword)
 	round := 0
 	// edit makes hrEdits modifies of different people and returns when
 	// the last has completed.

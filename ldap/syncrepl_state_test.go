@@ -261,10 +261,10 @@ func TestConcerned(t *testing.T) {
 	}
 	a := &concerned{dns: map[string]bool{}, uids: map[string]bool{}}
 	a.add(graph, []string{"cn=sub", "uid=d"}, nil)
-	if got, want := sortedStringKeys(a.dns), []string{"uid=a", "uid=b", "uid=d"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(a.dns)), []string{"uid=a", "uid=b", "uid=d"}; !slices.Equal(got, want) {
 		t.Errorf("concerned DNs = %q, want %q", got, want)
 	}
-	if got, want := sortedStringKeys(a.uids), []string{"c"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(a.uids)), []string{"c"}; !slices.Equal(got, want) {
 		t.Errorf("concerned uids = %q, want %q", got, want)
 	}
 	if got, want := missingFrom([]string{"a", "b", "c"}, []string{"b", "d"}), []string{"a", "c"}; !slices.Equal(got, want) {

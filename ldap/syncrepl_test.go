@@ -45,15 +45,6 @@ func feedOptions(s *slapdtest.Server) *Options {
 	return o
 }
 
-func newFeedSource(tb testing.TB, opts *Options) *Source {
-	tb.Helper()
-	src, err := New(opts)
-	if err != nil {
-		tb.Fatalf("New error: %v", err)
-	}
-	return src
-}
-
 // syncPolled is what one Poll emitted.
 type syncPolled struct {
 	entries map[string]*dirbook.Entry // by ID
@@ -152,7 +143,7 @@ func TestPollChanges(t *testing.T) {
 			t.Parallel()
 			d := &slapdtest.Directory{People: 40, Departments: 4}
 			s := startFeedServer(t, d, slapdtest.Options{SessionLog: sl.log})
-			src := newFeedSource(t, feedOptions(s))
+			src := newSource(t, feedOptions(s))
 
 			first := syncPoll(t, src, nil)
 			if !first.full {
@@ -292,11 +283,7 @@ func TestPollChanges(t *testing.T) {
 // entryUUIDOf reads the entryUUID of the entry dn of s.
 func entryUUIDOf(tb testing.TB, s *slapdtest.Server, dn string) string {
 	tb.Helper()
-	l, err := goldap.DialURL(s.URL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
+	l := dialSlapd(tb, s, "", "")
 	res, err := l.Search(goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"entryUUID"}, nil))
 	if err != nil || len(res.Entries) != 1 {
 		tb.Fatalf("read entryUUID of %s: %v", dn, err)
@@ -328,7 +315,7 @@ func TestPollMemberOfFilter(t *testing.T) {
 			s := startFeedServer(t, d, slapdtest.Options{SessionLog: sl.log})
 			opts := feedOptions(s)
 			opts.Filter = "(&(objectClass=inetOrgPerson)(memberOf=" + approvedDN(s) + "))"
-			src := newFeedSource(t, opts)
+			src := newSource(t, opts)
 
 			first := syncPoll(t, src, nil)
 			if got, want := first.ids(), []string{d.EntryUUID(0)}; !first.full || !slices.Equal(got, want) {
@@ -362,7 +349,7 @@ func TestPollUnusableState(t *testing.T) {
 	s := startFeedServer(t, d, slapdtest.Options{SizeLimit: 10})
 	opts := feedOptions(s)
 	opts.PageSize = 5
-	src := newFeedSource(t, opts)
+	src := newSource(t, opts)
 	good := syncPoll(t, src, nil).state
 
 	garbageCookie := func() []byte {
@@ -375,7 +362,7 @@ func TestPollUnusableState(t *testing.T) {
 	}
 	other := feedOptions(s)
 	other.Filter = "(uid=*)"
-	otherState := syncPoll(t, newFeedSource(t, other), nil).state
+	otherState := syncPoll(t, newSource(t, other), nil).state
 
 	tests := []struct {
 		name  string
@@ -411,7 +398,7 @@ func TestPollTooManyChanges(t *testing.T) {
 	s := startFeedServer(t, d, slapdtest.Options{SizeLimit: 10})
 	opts := feedOptions(s)
 	opts.PageSize = 5
-	src := newFeedSource(t, opts)
+	src := newSource(t, opts)
 	state := syncPoll(t, src, nil).state
 
 	var b strings.Builder
@@ -438,13 +425,13 @@ func TestPollNoSyncprov(t *testing.T) {
 	s := startFeedServer(t, d, slapdtest.Options{NoSyncprov: true})
 	noop := func(Change) error { return nil }
 
-	_, _, err := newFeedSource(t, feedOptions(s)).Poll(context.Background(), nil, noop)
+	_, _, err := newSource(t, feedOptions(s)).Poll(context.Background(), nil, noop)
 	if !errors.Is(err, ErrNoFeed) {
 		t.Errorf("Poll without syncprov error = %v, want ErrNoFeed", err)
 	}
 	opts := feedOptions(s)
 	opts.Feed = FeedNone
-	src := newFeedSource(t, opts)
+	src := newSource(t, opts)
 	if _, _, err := src.Poll(context.Background(), nil, noop); !errors.Is(err, ErrNoFeed) {
 		t.Errorf("Poll with feed none error = %v, want ErrNoFeed", err)
 	}
@@ -573,7 +560,7 @@ func TestWatch(t *testing.T) {
 			t.Parallel()
 			d := &slapdtest.Directory{People: 20, Departments: 2}
 			s := startFeedServer(t, d, slapdtest.Options{SessionLog: sl.log})
-			src := newFeedSource(t, feedOptions(s))
+			src := newSource(t, feedOptions(s))
 
 			w := syncWatch(t, src, nil)
 			b := w.next(t)

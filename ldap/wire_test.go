@@ -260,10 +260,7 @@ func TestWireSlapd(t *testing.T) {
 	s := slapdtest.Start(t, &slapdtest.Options{Load: []string{people, groups}})
 	opts := readerOptions(s)
 	opts.PageSize = 64
-	src, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := newSource(t, opts)
 	c, err := src.connect(context.Background())
 	if err != nil {
 		t.Fatal(err)
