@@ -20,7 +20,6 @@ import (
 
 	"github.com/dirbook/dirbook"
 	"github.com/dirbook/dirbook/carddav"
-	"github.com/dirbook/dirbook/mapping"
 	dirsync "github.com/dirbook/dirbook/sync"
 )
 
@@ -30,13 +29,11 @@ var _ carddav.Store = (*dirsync.Store)(nil)
 // app is the wired program for one configuration.
 type app struct {
 	cfg    *Config
-	mapper *mapping.Mapper
 	store  *dirsync.Store
 	engine *dirsync.Engine
-	log    *slog.Logger
 }
 
-// open loads the configuration and opens the store; readOnly opens it
+// openApp loads the configuration and opens the store; readOnly opens it
 // shared, for dry runs beside a running server.
 func openApp(path string, readOnly bool, log *slog.Logger, progress func(dirsync.Progress)) (*app, error) {
 	cfg, err := LoadConfig(path)
@@ -44,11 +41,7 @@ func openApp(path string, readOnly bool, log *slog.Logger, progress func(dirsync
 		return nil, err
 	}
 	applyMemoryLimit(cfg)
-	m, problems := mapping.Compile(&cfg.Mapping)
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("config: mapping: %w", problems[0]) // LoadConfig reported them all already
-	}
-	srcs, err := cfg.sources(m.Attributes())
+	srcs, err := cfg.sources()
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +58,7 @@ func openApp(path string, readOnly bool, log *slog.Logger, progress func(dirsync
 	for i, ap := range cfg.Auth.AppPasswords {
 		users[i] = dirsync.User{Login: ap.User, Person: ap.Person}
 	}
-	eng := dirsync.NewEngine(st, srcs, m, &dirsync.EngineOptions{
+	eng := dirsync.NewEngine(st, srcs, cfg.mapper, &dirsync.EngineOptions{
 		Users:            users,
 		LoginAttribute:   cfg.Auth.LoginAttribute,
 		DirectoryLogins:  cfg.Auth.LDAP != nil,
@@ -75,7 +68,7 @@ func openApp(path string, readOnly bool, log *slog.Logger, progress func(dirsync
 		Progress:         progress,
 		RulesFingerprint: cfg.rulesFingerprint(),
 	})
-	return &app{cfg: cfg, mapper: m, store: st, engine: eng, log: log}, nil
+	return &app{cfg: cfg, store: st, engine: eng}, nil
 }
 
 func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
@@ -109,8 +102,8 @@ Exit status 0 when the configuration is valid and the directory readable
 		}
 		return err
 	}
-	m, _ := mapping.Compile(&cfg.Mapping)
-	srcs, err := cfg.sources(m.Attributes())
+	m := cfg.mapper
+	srcs, err := cfg.sources()
 	if err != nil {
 		return err
 	}
@@ -439,6 +432,3 @@ func loginNames(cfg *Config) string {
 	}
 	return strings.Join(names, ", ")
 }
-
-// syncOnce plans and applies one sync; it logs, and returns whether it
-// succeeded.

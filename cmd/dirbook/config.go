@@ -49,6 +49,8 @@ type Config struct {
 	// path is the file the config was read from; relative paths in it are
 	// relative to its folder.
 	path string
+	// mapper is Mapping compiled, by LoadConfig.
+	mapper *mapping.Mapper
 }
 
 // StoreConfig configures the bbolt store.
@@ -284,8 +286,9 @@ func splitPath(path string) []pathSeg {
 
 var yamlLineError = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// LoadConfig reads, decodes and validates the configuration file at path.
-// Every problem is reported at once in a *ConfigError.
+// LoadConfig reads, decodes and validates the configuration file at path,
+// compiling its mapping rules. Every problem is reported at once in a
+// *ConfigError.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -564,11 +567,11 @@ func (c *Config) validate(f *configFile) {
 	if c.Auth.RateLimit.MaxUserFailures < 0 || c.Auth.RateLimit.MaxAddressFailures < 0 || c.Auth.RateLimit.Window < 0 {
 		f.add("auth.rate_limit", "limits must not be negative")
 	}
-	if _, problems := mapping.Compile(&c.Mapping); len(problems) > 0 {
-		for _, p := range problems {
-			f.add("mapping."+p.Path, "%s", p.Message)
-		}
+	m, problems := mapping.Compile(&c.Mapping)
+	for _, p := range problems {
+		f.add("mapping."+p.Path, "%s", p.Message)
 	}
+	c.mapper = m
 }
 
 // checkAppPasswords validates a list of app passwords found at key path

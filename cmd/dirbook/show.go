@@ -11,7 +11,8 @@ import (
 	"github.com/dirbook/dirbook/mapping"
 )
 
-// errFound stops a source's read once the person is found.
+// errFound stops a source's read early: show has found the person, or
+// check has read its sample.
 var errFound = errors.New("found")
 
 func runShow(ctx context.Context, env *cmdEnv, args []string) error {
@@ -40,11 +41,7 @@ or mail.`)
 	if err != nil {
 		return err
 	}
-	m, problems := mapping.Compile(&cfg.Mapping)
-	if len(problems) > 0 {
-		return fmt.Errorf("config: mapping: %w", problems[0])
-	}
-	srcs, err := cfg.sources(m.Attributes())
+	srcs, err := cfg.sources()
 	if err != nil {
 		return err
 	}
@@ -67,7 +64,7 @@ or mail.`)
 	if found == nil {
 		return fmt.Errorf("no person matches %q in any source", who)
 	}
-	return writeShow(env.stdout, m, found, *version)
+	return writeShow(env.stdout, cfg.mapper, found, *version)
 }
 
 // matchesPerson reports whether e is the person named by who.

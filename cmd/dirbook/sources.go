@@ -122,35 +122,46 @@ func (s *SourceConfig) server(c *Config, attrs []string) (*ldap.Source, error) {
 	})
 }
 
-// sources builds the configured sources; attrs are the attributes the
-// rules read, besides the login attribute.
-func (c *Config) sources(attrs []string) ([]dirsync.Source, error) {
-	attrs = append(attrs, c.Auth.LoginAttribute)
-	var out []dirsync.Source
+// sources builds the configured sources. Directory servers are asked for
+// the attributes the rules read and the login attribute.
+func (c *Config) sources() ([]dirsync.Source, error) {
+	attrs := append(c.mapper.Attributes(), c.Auth.LoginAttribute)
+	out := make([]dirsync.Source, len(c.Sources))
 	for i := range c.Sources {
 		s := &c.Sources[i]
-		var src dirsync.Source
-		var err error
-		if s.LDIF != "" {
-			src, err = s.ldif(c)
-		} else {
-			var server *ldap.Source
-			server, err = s.server(c, attrs)
-			if err == nil && s.Feed != ldap.FeedNone {
-				src = &feedSource{Source: server, name: s.Name, kind: s.Kind}
-			} else {
-				src = server
-			}
-		}
+		src, err := s.source(c, attrs)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}
-		if _, isFeed := src.(*feedSource); s.Kind != "" && !isFeed {
-			src = &kindSource{Source: src, kind: s.Kind, name: s.Name}
-		}
-		out = append(out, src)
+		out[i] = src
 	}
 	return out, nil
+}
+
+// source builds one source. Its entries get the configured kind: a
+// change feed sets it itself, any other source is wrapped in kindSource.
+func (s *SourceConfig) source(c *Config, attrs []string) (dirsync.Source, error) {
+	var src dirsync.Source
+	if s.LDIF != "" {
+		ldif, err := s.ldif(c)
+		if err != nil {
+			return nil, err
+		}
+		src = ldif
+	} else {
+		server, err := s.server(c, attrs)
+		if err != nil {
+			return nil, err
+		}
+		if s.Feed != ldap.FeedNone {
+			return &feedSource{Source: server, name: s.Name, kind: s.Kind}, nil
+		}
+		src = server
+	}
+	if s.Kind != "" {
+		src = &kindSource{Source: src, kind: s.Kind, name: s.Name}
+	}
+	return src, nil
 }
 
 // kindSource sets the configured kind on every entry a source reads.
