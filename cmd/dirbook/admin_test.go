@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -39,40 +38,6 @@ func adminDemo(t testing.TB, logins string) string {
 	return config
 }
 
-// adminResponse is what a request to the admin endpoint got.
-type adminResponse struct {
-	status int
-	header http.Header
-	body   string
-}
-
-// adminDo sends method to url with Basic credentials (none when user is
-// empty), extra headers and body.
-func adminDo(t testing.TB, method, url, user, password string, header map[string]string, body string) adminResponse {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if user != "" {
-		req.SetBasicAuth(user, password)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return adminResponse{status: resp.StatusCode, header: resp.Header, body: string(b)}
-}
-
 // waitFor polls cond until it holds, failing the test when it does not
 // within a generous deadline. It asserts no duration.
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -87,7 +52,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 // adminReplyOf decodes the JSON body of a 202 answer.
-func adminReplyOf(t testing.TB, r adminResponse) adminReply {
+func adminReplyOf(t testing.TB, r httpResponse) adminReply {
 	t.Helper()
 	if r.status != http.StatusAccepted {
 		t.Fatalf("status = %d %q, want 202", r.status, r.body)
@@ -113,7 +78,7 @@ func TestAdminSync(t *testing.T) {
 	before := etags(t, book, "anna", "demo-anna")
 
 	editDemo(t, filepath.Join(filepath.Dir(config), "demo.ldif"))
-	reply := adminReplyOf(t, adminDo(t, "POST", srv.url+"admin/sync", "anna", "demo-anna", nil, ""))
+	reply := adminReplyOf(t, httpDo(t, "POST", srv.url+"admin/sync", "anna", "demo-anna", nil, ""))
 	if want := (adminReply{Action: "sync", Revision: 1}); reply != want {
 		t.Errorf("POST /admin/sync = %+v, want %+v", reply, want)
 	}
@@ -128,7 +93,7 @@ func TestAdminSync(t *testing.T) {
 
 	// Removing engineering from employees is refused by the removal limit.
 	dropEngineering(t, config)
-	reply = adminReplyOf(t, adminDo(t, "POST", srv.url+"admin/sync?reconcile=1", "anna", "demo-anna", nil, ""))
+	reply = adminReplyOf(t, httpDo(t, "POST", srv.url+"admin/sync?reconcile=1", "anna", "demo-anna", nil, ""))
 	if want := (adminReply{Action: "reconcile", Revision: 2}); reply != want {
 		t.Errorf("POST /admin/sync?reconcile=1 = %+v, want %+v", reply, want)
 	}
@@ -145,7 +110,7 @@ func TestAdminSync(t *testing.T) {
 		t.Fatalf("dry run JSON: %v, id %q", err, plan.ID)
 	}
 	// A form body works as well as the query.
-	reply = adminReplyOf(t, adminDo(t, "POST", srv.url+"admin/approve", "anna", "demo-anna",
+	reply = adminReplyOf(t, httpDo(t, "POST", srv.url+"admin/approve", "anna", "demo-anna",
 		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "plan="+plan.ID))
 	if want := (adminReply{Action: "approve", Plan: plan.ID, Revision: 2}); reply != want {
 		t.Errorf("POST /admin/approve = %+v, want %+v", reply, want)
@@ -190,7 +155,7 @@ func TestAdminRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := adminDo(t, tc.method, srv.url+tc.path, tc.user, tc.password, tc.header, tc.body)
+			got := httpDo(t, tc.method, srv.url+tc.path, tc.user, tc.password, tc.header, tc.body)
 			if got.status != tc.want {
 				t.Errorf("%s /%s = %d %q, want %d", tc.method, tc.path, got.status, got.body, tc.want)
 			}
@@ -205,14 +170,14 @@ func TestAdminRefusals(t *testing.T) {
 	// Three failures of ulrike at the admin endpoint lock her out of
 	// CardDAV too.
 	for range 3 {
-		if got := adminDo(t, "POST", srv.url+"admin/sync", "ulrike", "wrong", nil, ""); got.status != http.StatusUnauthorized {
+		if got := httpDo(t, "POST", srv.url+"admin/sync", "ulrike", "wrong", nil, ""); got.status != http.StatusUnauthorized {
 			t.Fatalf("POST /admin/sync with a wrong password = %d, want 401", got.status)
 		}
 	}
-	if got := adminDo(t, "PROPFIND", srv.url+"dav/ulrike/", "ulrike", "demo-ulrike", map[string]string{"Depth": "0"}, ""); got.status != http.StatusUnauthorized {
+	if got := httpDo(t, "PROPFIND", srv.url+"dav/ulrike/", "ulrike", "demo-ulrike", map[string]string{"Depth": "0"}, ""); got.status != http.StatusUnauthorized {
 		t.Errorf("PROPFIND after three failed admin logins = %d, want 401 (rate limited)", got.status)
 	}
-	if got := adminDo(t, "POST", srv.url+"admin/sync", "ulrike", "demo-ulrike", nil, ""); got.status != http.StatusUnauthorized {
+	if got := httpDo(t, "POST", srv.url+"admin/sync", "ulrike", "demo-ulrike", nil, ""); got.status != http.StatusUnauthorized {
 		t.Errorf("POST /admin/sync after three failed logins = %d, want 401 (rate limited)", got.status)
 	}
 }
@@ -228,7 +193,7 @@ func TestAdminDisabled(t *testing.T) {
 		{"approve", "POST", "admin/approve?plan=00", "anna", "demo-anna"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := adminDo(t, tc.method, srv.url+tc.path, tc.user, tc.password, nil, ""); got.status != http.StatusNotFound {
+			if got := httpDo(t, tc.method, srv.url+tc.path, tc.user, tc.password, nil, ""); got.status != http.StatusNotFound {
 				t.Errorf("%s /%s = %d %q, want 404", tc.method, tc.path, got.status, got.body)
 			}
 		})
@@ -296,7 +261,7 @@ func TestAdminHandler(t *testing.T) {
 			h := newAdminHandler(cfg, auth, sched, fixedStore{&dirbook.Revision{Number: 7}}, log)
 			ts := httptest.NewServer(withAdmin(h, http.NotFoundHandler()))
 			defer ts.Close()
-			reply := adminReplyOf(t, adminDo(t, "POST", ts.URL+tc.path, "anna", "demo-anna", nil, ""))
+			reply := adminReplyOf(t, httpDo(t, "POST", ts.URL+tc.path, "anna", "demo-anna", nil, ""))
 			if reply.Revision != 7 {
 				t.Errorf("reply revision = %d, want 7", reply.Revision)
 			}

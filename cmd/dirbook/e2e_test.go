@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 )
 
 // vdirsyncer drives the real vdirsyncer program against a server.
@@ -216,19 +214,9 @@ func TestWritesRefused(t *testing.T) {
 		{"DELETE", strings.TrimPrefix(some, "/"), ""},
 		{"DELETE", "dav/anna/books/colleagues/", ""},
 	} {
-		req, err := http.NewRequest(tc.method, srv.url+tc.path, strings.NewReader(tc.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth("anna", "demo-anna")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "need-privileges") {
-			t.Errorf("%s %s = %d %q, want 403 with need-privileges", tc.method, tc.path, resp.StatusCode, body)
+		resp := httpDo(t, tc.method, srv.url+tc.path, "anna", "demo-anna", nil, tc.body)
+		if resp.status != http.StatusForbidden || !strings.Contains(resp.body, "need-privileges") {
+			t.Errorf("%s %s = %d %q, want 403 with need-privileges", tc.method, tc.path, resp.status, resp.body)
 		}
 	}
 	after := etags(t, srv.url+"dav/anna/books/colleagues/", "anna", "demo-anna")
@@ -383,25 +371,9 @@ var propfindETags = `<?xml version="1.0" encoding="utf-8"?>
 // etags lists the members of a book with their ETags by PROPFIND Depth 1.
 func etags(t testing.TB, url, user, password string) map[string]string {
 	t.Helper()
-	req, err := http.NewRequest("PROPFIND", url, strings.NewReader(propfindETags))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Depth", "1")
-	req.Header.Set("Content-Type", "application/xml")
-	req.SetBasicAuth(user, password)
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusMultiStatus {
-		t.Fatalf("PROPFIND %s = %d, want 207\n%s", url, resp.StatusCode, body)
+	resp := httpDo(t, "PROPFIND", url, user, password, map[string]string{"Depth": "1", "Content-Type": "application/xml"}, propfindETags)
+	if resp.status != http.StatusMultiStatus {
+		t.Fatalf("PROPFIND %s = %d, want 207\n%s", url, resp.status, resp.body)
 	}
 	var ms struct {
 		Responses []struct {
@@ -412,8 +384,8 @@ func etags(t testing.TB, url, user, password string) map[string]string {
 			} `xml:"DAV: propstat"`
 		} `xml:"DAV: response"`
 	}
-	if err := xml.Unmarshal(body, &ms); err != nil {
-		t.Fatalf("PROPFIND %s: %v\n%s", url, err, body)
+	if err := xml.Unmarshal([]byte(resp.body), &ms); err != nil {
+		t.Fatalf("PROPFIND %s: %v\n%s", url, err, resp.body)
 	}
 	out := map[string]string{}
 	for _, r := range ms.Responses {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dirbook/dirbook"
+	dirsync "github.com/dirbook/dirbook/sync"
 )
 
 // requireTool returns the path of an external program the test drives. The
@@ -149,6 +153,21 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
+// openStore returns the current revision of a config's store.
+func openStore(t testing.TB, config string) *dirbook.Revision {
+	t.Helper()
+	cfg, err := LoadConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := dirsync.OpenReadOnly(cfg.resolve(cfg.Store.Path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	return st.Current()
+}
+
 // storeRevision returns the number of the published revision of a
 // config's store.
 func storeRevision(t testing.TB, config string) uint64 {
@@ -173,4 +192,38 @@ func dropEngineering(t testing.TB, config string) {
 	if err := os.WriteFile(ldif, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// httpResponse is what a request to a server got.
+type httpResponse struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// httpDo sends method to url with Basic credentials (none when user is
+// empty), extra headers and body.
+func httpDo(t testing.TB, method, url, user, password string, header map[string]string, body string) httpResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httpResponse{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }

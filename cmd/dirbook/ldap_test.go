@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dirbook/dirbook"
 	"github.com/dirbook/dirbook/internal/slapdtest"
-	dirsync "github.com/dirbook/dirbook/sync"
 )
 
 // TestSyncFromSlapd loads the demo directory into a real slapd and syncs
@@ -59,21 +56,6 @@ func TestSyncFromSlapd(t *testing.T) {
 			t.Errorf("access of %s: %q from slapd, %q from the file", login, got, books)
 		}
 	}
-}
-
-// openStore returns the current revision of a config's store.
-func openStore(t testing.TB, config string) *dirbook.Revision {
-	t.Helper()
-	cfg, err := LoadConfig(config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := dirsync.OpenReadOnly(cfg.resolve(cfg.Store.Path), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	return st.Current()
 }
 
 // TestLDAPLogin serves the demo directory from slapd and logs in with
@@ -125,26 +107,15 @@ userPassword: paul-directory-pw
 func listBooks(t testing.TB, base, user, password string) (int, []string) {
 	t.Helper()
 	body := `<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/><d:resourcetype/></d:prop></d:propfind>`
-	req, err := http.NewRequest("PROPFIND", base+"dav/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	resp := httpDo(t, "PROPFIND", base+"dav/", user, password, map[string]string{"Depth": "0"}, body)
+	if resp.status != http.StatusMultiStatus {
+		return resp.status, nil
 	}
-	req.Header.Set("Depth", "0")
-	req.SetBasicAuth(user, password)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMultiStatus {
-		return resp.StatusCode, nil
-	}
-	m := regexp.MustCompile(`<D:current-user-principal><D:href>([^<]+)</D:href>`).FindSubmatch(data)
+	m := regexp.MustCompile(`<D:current-user-principal><D:href>([^<]+)</D:href>`).FindStringSubmatch(resp.body)
 	if m == nil {
-		t.Fatalf("no current-user-principal in %s", data)
+		t.Fatalf("no current-user-principal in %s", resp.body)
 	}
-	hrefs := etagsOrMembers(t, base+strings.TrimPrefix(string(m[1]), "/")+"books/", user, password)
+	hrefs := etagsOrMembers(t, base+strings.TrimPrefix(m[1], "/")+"books/", user, password)
 	var books []string
 	for _, h := range hrefs {
 		parts := strings.Split(strings.Trim(h, "/"), "/")
@@ -159,23 +130,14 @@ func listBooks(t testing.TB, base, user, password string) (int, []string) {
 // etagsOrMembers lists the hrefs of a collection's members (Depth 1).
 func etagsOrMembers(t testing.TB, url, user, password string) []string {
 	t.Helper()
-	req, err := http.NewRequest("PROPFIND", url, strings.NewReader(`<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Depth", "1")
-	req.SetBasicAuth(user, password)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := httpDo(t, "PROPFIND", url, user, password, map[string]string{"Depth": "1"},
+		`<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>`)
 	var ms struct {
 		Responses []struct {
 			Href string `xml:"DAV: href"`
 		} `xml:"DAV: response"`
 	}
-	if err := xml.NewDecoder(resp.Body).Decode(&ms); err != nil {
+	if err := xml.Unmarshal([]byte(resp.body), &ms); err != nil {
 		t.Fatalf("PROPFIND %s: %v", url, err)
 	}
 	var out []string
