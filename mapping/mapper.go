@@ -23,7 +23,6 @@ const maxValues = 32
 // that mapping the same people again (every sync) costs little. It is
 // safe for concurrent use.
 type Mapper struct {
-	region     string
 	exclude    *cond // nil: nobody
 	fields     []*field
 	books      []*book

@@ -396,7 +396,6 @@ func CompileWithOptions(r *Rules, opts *CompileOptions) (*Mapper, []Problem) {
 	if region != "" && !phonenumbers.GetSupportedRegions()[region] {
 		c.add("phone_region", fmt.Sprintf("unknown region %q", r.PhoneRegion))
 	}
-	m.region = region
 	m.phones = newPhoneCache(phoneCacheSize, region)
 
 	// photo.
